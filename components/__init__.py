@@ -1,0 +1,1 @@
+"""Built-in component implementations: DRAM, SRAM buffers, PE arrays and spike encoders."""

@@ -1,0 +1,1 @@
+"""Training of SNNs whose trained weights the simulator runs (needs the `train` extra)."""

@@ -1,0 +1,1 @@
+"""Workloads: spiking models, their trained parameters and the inputs they run on."""

@@ -1,1 +1,6 @@
-"""Built-in component implementations: DRAM, SRAM buffers, PE arrays and spike encoders."""
+"""Built-in component implementations: DRAM, SRAM buffers, PE arrays, encoders and inputs.
+
+Importing this package registers every built-in type, so a YAML `type:` can name it.
+"""
+
+from spikex_sim.components import datasets, dram, encoders, models, spikex_array, sram  # noqa: F401

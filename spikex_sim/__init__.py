@@ -1,3 +1,7 @@
 """spikex_sim: a discrete-event simulator of accelerators for sparse spiking neural networks."""
 
 __version__ = "0.1.0"
+
+from spikex_sim.traces import Run, load_run  # noqa: E402
+
+__all__ = ["Run", "load_run", "__version__"]

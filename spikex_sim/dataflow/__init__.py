@@ -1,0 +1,1 @@
+"""Dataflows: how an array turns a layer's input spikes into passes, steps and data movement."""

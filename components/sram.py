@@ -1,0 +1,66 @@
+"""An on-chip SRAM buffer with fixed partitions per data type and double buffering.
+
+Each data type (input spikes, weights, membrane potentials, output spikes) owns a fixed
+share of the capacity. Half of each share serves the array while the other half is being
+filled, so a block is resident when it fits half its share. Every transfer is counted in
+accesses of `width` bits, and the buffer serves `ports` accesses per cycle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spikex_sim.component import Param
+from spikex_sim.system import SRAMModel
+
+DATA_TYPES = ("spikes", "weights", "vmem", "spikes_out")
+
+
+def _check_partitions(value) -> str | None:
+    unknown = sorted(set(value) - set(DATA_TYPES))
+    if unknown:
+        return f"unknown data types {unknown}; use {', '.join(DATA_TYPES)}"
+    for key, share in value.items():
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or share < 0:
+            return f"share of {key!r} must be a number from 0 to 1, got {share!r}"
+    total = sum(value.values())
+    if total > 1 + 1e-9:
+        return f"shares add up to {total:g}, more than the whole buffer"
+    return None
+
+
+class SRAMBuffer(SRAMModel):
+    type_name = "SRAMBuffer"
+    summary = "On-chip SRAM with per-data-type partitions, double buffered, width x ports per cycle."
+    size = Param(int, "54KB", "capacity", unit="bytes", min_value=0, min_exclusive=True)
+    width = Param(int, "64bit", "bits per access (one row of the array)", unit="bits", min_value=8)
+    ports = Param(int, 2, "accesses served per cycle", min_value=1, max_value=64)
+    partitions = Param(dict, {"spikes": 0.3, "weights": 0.4, "vmem": 0.2, "spikes_out": 0.1},
+                       "share of the capacity owned by each data type (spikes, weights, vmem, spikes_out)",
+                       check=_check_partitions)
+
+    def validate(self) -> None:
+        if self.size.denominator != 1 or self.width.denominator != 1:
+            raise ValueError(f"{self.path}: size and width must be whole bytes and bits")
+        if int(self.width) % 8:
+            raise ValueError(f"{self.path}.width must be a whole number of bytes, got {int(self.width)} bits")
+        row_bytes = int(self.width) // 8
+        if int(self.size) % row_bytes:
+            raise ValueError(
+                f"{self.path}.size of {int(self.size)} bytes is not a whole number of {row_bytes}-byte rows"
+            )
+
+    @property
+    def word_bytes(self) -> int:
+        return int(self.width) // 8
+
+    def partition_bytes(self, data_type: str) -> int:
+        """Return half of the data type's share (the other half is the double buffer)."""
+        share = self.partitions.get(data_type, 0)
+        return int(int(self.size) * share) // 2
+
+    def accesses(self, byte_counts: np.ndarray) -> np.ndarray:
+        return -(-np.asarray(byte_counts, dtype=np.int64) // self.word_bytes)
+
+    def step_cycles(self, accesses: np.ndarray) -> np.ndarray:
+        return -(-np.asarray(accesses, dtype=np.int64) // self.ports)

@@ -1,0 +1,189 @@
+"""The `spikex-sim` command: run, list-components, describe.
+
+User mistakes (`ConfigError`) print one line on stderr and exit with code 2; internal
+faults print a traceback and exit with code 1. `--debug` shows tracebacks for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+import traceback
+from pathlib import Path
+
+from spikex_sim import __version__
+from spikex_sim.errors import ConfigError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit code 2."""
+
+    def error(self, message):
+        raise ConfigError(f"{message} (see spikex-sim {self.prog.split()[-1]} --help)", source="command line")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="spikex-sim", description="Simulate sparse SNN accelerators on real spiking workloads.")
+    parser.add_argument("--version", action="version", version=f"spikex-sim {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for every error")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="simulate a config and write its traces")
+    run.add_argument("config", type=Path, help="YAML config file")
+    run.add_argument("--out", type=Path, help="run folder to write (default: traces/<name>-<hash>/)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value by its dotted path, e.g. system.array.rows=16")
+    run.add_argument("--samples", type=_positive_int, help="simulate only the first N samples")
+    run.add_argument("--seed", type=_seed, help="random seed (overrides the config's seed)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    run.add_argument("--quiet", action="store_true", help="print no progress bar or summary")
+
+    commands.add_parser("list-components", help="list every registered component type")
+    describe = commands.add_parser("describe", help="print a component type's parameters and ports")
+    describe.add_argument("type", help="component type name or module:Class")
+    return parser
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")
+    return cleaned or "run"
+
+
+def command_run(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from spikex_sim.config import load_config
+    from spikex_sim.report import print_summary
+    from spikex_sim.runner import simulate
+    from spikex_sim.traces import write_run
+
+    config = load_config(args.config, args.overrides, args.seed)
+    console = Console(stderr=False)
+    if args.quiet:
+        result = simulate(config, samples=args.samples)
+    else:
+        columns = (TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("samples", total=None)
+
+            def update(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            result = simulate(config, samples=args.samples, progress=update)
+    out_dir = args.out or Path("traces") / f"{_safe_name(config.name)}-{result.manifest['config_hash'][:10]}"
+    written = write_run(result, out_dir, overwrite=args.overwrite)
+    if not args.quiet:
+        print_summary(console, result, written)
+    return 0
+
+
+def command_list_components(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from spikex_sim.component import REGISTRY, load_builtin_components
+
+    load_builtin_components()
+    table = Table(title="registered component types")
+    table.add_column("type")
+    table.add_column("family")
+    table.add_column("summary")
+    for name, cls in sorted(REGISTRY.items()):
+        family = next((base.type_name for base in cls.__mro__[1:] if getattr(base, "abstract", False)
+                       and base.__name__ != "Component"), "")
+        table.add_row(name, family, cls.summary)
+    Console().print(table)
+    return 0
+
+
+def command_describe(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from spikex_sim.component import Component, resolve_type
+
+    cls = resolve_type(args.type, base=Component, source="command line", key="describe")
+    console = Console()
+    console.print(f"[bold]{args.type}[/bold]: {cls.summary}")
+    params = Table(title="parameters")
+    for column in ("name", "type", "unit", "default", "description"):
+        params.add_column(column)
+    for name, param in cls._params.items():
+        default = "(required)" if param.required else str(param.to_yaml(param.convert(param.default))
+                                                            if param.default is not None else None)
+        unit = param.unit or ""
+        params.add_row(name, param.describe_type() if not param.unit else "quantity", unit, default, param.desc)
+    console.print(params)
+    if cls._ports:
+        ports = Table(title="ports")
+        for column in ("name", "role", "accepts", "description"):
+            ports.add_column(column)
+        for name, port in cls._ports.items():
+            ports.add_row(name, port.role, port.peer_role or "any", port.desc)
+        console.print(ports)
+    if cls._children:
+        children = Table(title="child slots")
+        for column in ("name", "family", "default type", "description"):
+            children.add_column(column)
+        for name, slot in cls._children.items():
+            children.add_row(name, slot.base.type_name, slot.default_type or "", slot.desc)
+        console.print(children)
+    return 0
+
+
+COMMANDS = {"run": command_run, "list-components": command_list_components, "describe": command_describe}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `spikex-sim` console script; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        return COMMANDS[args.command](args)
+    except ConfigError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"spikex-sim: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("spikex-sim: interrupted; no run folder was written", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("spikex-sim: internal error; please report it with the traceback above and your config",
+              file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

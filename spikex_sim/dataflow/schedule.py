@@ -1,0 +1,149 @@
+"""Turning a layer's array passes into double-buffered steps with per-level traffic.
+
+A *pass* is one occupation of the PE array: a group of output channels on the rows, a list
+of NTWU columns (position, window) across the columns, and a weight stream that enters from
+the left. A *step* is the unit of double buffering: a run of consecutive passes whose
+input spikes and weights fit one half of the local buffer (LBUF), or one chunk of a pass
+too large for that half (the accumulators keep the partial sums between chunks). The
+memory system loads step i+1 while the array computes step i.
+
+Each data type is resident at a level when it fits half of its partition there (the other
+half is the double buffer), and otherwise streams through that level step by step. This
+is the whole blocking policy; finer loop-nest tiling is not modelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spikex_sim.dataflow.activity import LayerActivity
+
+# (source level, destination level, data type) of every counted transfer. Levels: DRAM,
+# the global buffer (GLB), the local buffer (LBUF) and the PE array's registers (PE).
+TRAFFIC_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("dram", "glb", "spikes_in"),
+    ("dram", "glb", "weights"),
+    ("dram", "glb", "vmem"),
+    ("glb", "lbuf", "spikes_in"),
+    ("glb", "lbuf", "weights"),
+    ("lbuf", "pe", "spikes_in"),
+    ("lbuf", "pe", "weights"),
+    ("glb", "pe", "vmem"),
+    ("pe", "glb", "vmem"),
+    ("pe", "glb", "spikes_out"),
+    ("glb", "dram", "vmem"),
+    ("glb", "dram", "spikes_out"),
+)
+KEY_INDEX = {key: index for index, key in enumerate(TRAFFIC_KEYS)}
+# Write-backs leave after the step that produced them, during the next step's memory phase.
+WRITE_BACK_KEYS = frozenset({("pe", "glb", "vmem"), ("pe", "glb", "spikes_out"),
+                             ("glb", "dram", "vmem"), ("glb", "dram", "spikes_out")})
+
+
+@dataclass(frozen=True)
+class BufferGeometry:
+    """Capacities (bytes) of one half of each double-buffered partition, and data widths."""
+
+    glb_spikes: int
+    glb_weights: int
+    glb_vmem: int
+    lbuf_spikes: int
+    lbuf_weights: int
+    weight_bits: int
+    membrane_bits: int
+
+
+@dataclass(frozen=True)
+class ArrayShape:
+    """The PE array's size and the timing choices of its processing elements."""
+
+    rows: int
+    cols: int
+    point_parallel: bool = True
+    handoff_cycles: int = 1
+
+
+@dataclass
+class PassTable:
+    """Per-pass quantities of one time block, before replication over channel groups."""
+
+    cols_used: np.ndarray
+    stream_len: np.ndarray  # weights streamed along each row (taps x active channels)
+    chain: np.ndarray  # longest run of windows of one neuron in the pass
+    vmem_reads: np.ndarray  # columns whose neuron's membrane comes from an earlier pass
+    vmem_writes: np.ndarray  # columns whose neuron's membrane goes to a later pass
+    spike_bits: np.ndarray  # input spike bits staged for the pass (tailored to active channels)
+    input_spikes: np.ndarray  # spikes in the receptive fields of the pass's columns
+    block_channels: int  # input channels active anywhere in this time block
+
+
+@dataclass
+class LayerSchedule:
+    """The steps of one layer: compute cycles and bytes moved per traffic key, per step."""
+
+    compute_cycles: np.ndarray  # int64 [S]
+    traffic: np.ndarray  # int64 [S, len(TRAFFIC_KEYS)] bytes
+    passes: int
+    counts: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def pass_table(activity: LayerActivity, columns_w: np.ndarray, columns_p: np.ndarray,
+               pass_starts: np.ndarray, taps: int, first_window: np.ndarray, last_window: np.ndarray,
+               block_windows: np.ndarray) -> PassTable:
+    """Measure each pass of an ordered column list; `pass_starts` indexes its first columns."""
+    column_count = len(columns_w)
+    tws = activity.tws
+    lengths = np.diff(np.append(pass_starts, column_count))
+    pass_of_column = np.repeat(np.arange(len(pass_starts)), lengths)
+
+    channel_masks = activity.channel_tags[columns_w, columns_p]  # [cols, C]
+    union = np.logical_or.reduceat(channel_masks, pass_starts, axis=0)
+    stream_len = union.sum(axis=1).astype(np.int64) * taps
+    spike_bits = np.add.reduceat(channel_masks.sum(axis=1).astype(np.int64), pass_starts) * taps * tws
+    input_spikes = np.add.reduceat(activity.field_spikes[columns_w, columns_p], pass_starts)
+
+    # Windows of the same neuron inside one pass hand the membrane along the row.
+    positions = activity.ntwu_tags.shape[1]
+    neuron_key = pass_of_column * positions + columns_p
+    order = np.lexsort((columns_w, neuron_key))
+    sorted_key = neuron_key[order]
+    group_starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    group_sizes = np.diff(np.append(group_starts, column_count))
+    group_pass = pass_of_column[order][group_starts]
+    chain = np.zeros(len(pass_starts), dtype=np.int64)
+    np.maximum.at(chain, group_pass, group_sizes)
+
+    head_windows = columns_w[order][group_starts]
+    tail_windows = columns_w[order][group_starts + group_sizes - 1]
+    group_positions = columns_p[order][group_starts]
+    reads = head_windows != first_window[group_positions]
+    writes = tail_windows != last_window[group_positions]
+    vmem_reads = np.bincount(group_pass, weights=reads, minlength=len(pass_starts)).astype(np.int64)
+    vmem_writes = np.bincount(group_pass, weights=writes, minlength=len(pass_starts)).astype(np.int64)
+
+    block_channels = int(activity.channel_tags[block_windows].any(axis=(0, 1)).sum())
+    return PassTable(lengths.astype(np.int64), stream_len, chain, vmem_reads, vmem_writes, spike_bits,
+                     input_spikes.astype(np.int64), block_channels)
+
+
+def pass_compute_cycles(table: PassTable, rows_used: int, array: ArrayShape, tws: int) -> np.ndarray:
+    """Cycles of each pass: weight stream, systolic fill, and the LIF chain along the row.
+
+    Each weight takes one cycle for all TWS points of a window (or TWS cycles when the PE
+    handles one point per cycle). The skew of a rows x cols systolic array adds
+    rows + cols - 2 cycles. The membrane update of step 2 runs point by point, and windows
+    of one neuron in the same pass wait for each other's final membrane, which costs
+    `chain * tws` update cycles plus one hand-off per link.
+    """
+    per_weight = 1 if array.point_parallel else tws
+    fill = (rows_used - 1) + (table.cols_used - 1)
+    lif = table.chain * tws + (table.chain - 1) * array.handoff_cycles
+    return table.stream_len * per_weight + fill + lif
+
+
+def bits_to_bytes(bits):
+    """Round bit counts up to whole bytes (numpy arrays or ints)."""
+    return -(-bits // 8)

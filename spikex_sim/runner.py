@@ -1,0 +1,233 @@
+"""Running a configuration: build the system, simulate every sample, collect the traces.
+
+For each sample the encoder makes the input spikes, then the layers run one after another:
+the array computes the layer's real output spikes and its schedule of steps, the memory
+levels turn the steps' traffic into cycles, and the SimPy kernel executes the steps with
+double buffering. The output spikes of a layer are the input of the next; the last
+layer's spike counts classify the sample.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from spikex_sim import __version__
+from spikex_sim.config import RunConfig
+from spikex_sim.dataflow.schedule import TRAFFIC_KEYS
+from spikex_sim.energy import EnergyTable
+from spikex_sim.errors import ConfigError, SimulationError
+from spikex_sim.kernel import Kernel, run_steps
+from spikex_sim.memory import SRAM_LEVELS, buffer_geometry, count_levels
+from spikex_sim.workload.model import Model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """Every trace table of a run, plus its manifest."""
+
+    tables: dict[str, pd.DataFrame]
+    manifest: dict
+    resolved_config: dict
+    layer_spikes: list[list[np.ndarray]] = field(default_factory=list)
+
+
+def _energy_rows(system, table: EnergyTable, model: Model, layer_index: int, levels, counts: dict,
+                 latency_cycles: int) -> list[dict]:
+    layer = model.layers[layer_index]
+    membrane_bits = layer.neuron.membrane_bits
+    rows = []
+
+    def add(component: str, action: str, count: int, unit_pj: float) -> None:
+        rows.append({"component": component, "action": action, "count": int(count),
+                     "energy_per_action_pj": float(unit_pj), "energy_pj": float(count) * float(unit_pj)})
+
+    burst_bits = int(system.dram.burst) * 8
+    dram_read_bursts = sum(int(levels.dram_bursts[:, i].sum()) for i, key in enumerate(TRAFFIC_KEYS) if key[0] == "dram")
+    dram_write_bursts = sum(int(levels.dram_bursts[:, i].sum()) for i, key in enumerate(TRAFFIC_KEYS) if key[1] == "dram")
+    add("dram", "read_burst", dram_read_bursts, table.dram_pj_per_bit * burst_bits)
+    add("dram", "write_burst", dram_write_bursts, table.dram_pj_per_bit * burst_bits)
+    for level in SRAM_LEVELS:
+        buffer = getattr(system, level)
+        unit = table.sram_access_pj(int(buffer.size), int(buffer.width))
+        add(level, "read", int(levels.reads[level].sum()), unit)
+        add(level, "write", int(levels.writes[level].sum()), unit)
+    add("array", "accumulate", counts["pe.accumulate"], table.add_pj(membrane_bits))
+    add("array", "weight_register", counts["pe.weight_register"], table.register_pj_per_access)
+    add("array", "membrane_update", counts["pe.membrane_update"], table.add_pj(membrane_bits))
+    add("array", "compare", counts["pe.compare"], table.compare_pj)
+    for component in ("dram", "glb", "lbuf", "array"):
+        # leakage: mW x s = 1e-3 J = 1e9 pJ per (mW s)
+        add(component, "leakage_cycle", latency_cycles, table.leakage_mw[component] * 1e9 / float(system.clock))
+    return rows
+
+
+def simulate(config: RunConfig, *, samples: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Simulate every sample of the configured workload; return the trace tables."""
+    started = time.perf_counter()
+    system, workload = config.system, config.workload
+    model = workload.model.load(config.base_dir)
+    table = config.energy.load(config.base_dir)
+    dataset = workload.dataset.load(config.base_dir, samples)
+    timesteps = workload.timesteps
+    array = system.array
+    layer_count = len(model.layers)
+    tws_per_layer = [array.tws_for(index, layer_count) for index in range(layer_count)]
+    for index, tws in enumerate(tws_per_layer):
+        if tws > timesteps:
+            raise ConfigError(f"time-window size {tws} of layer {model.layers[index].name} exceeds T={timesteps}",
+                              source=str(config.source), key="system.array.tws")
+    geometry = buffer_geometry(system, array.weight_bits, model.layers[0].neuron.membrane_bits)
+    for layer in model.layers:
+        if int(np.abs(layer.weight).max(initial=0)) >= 1 << (array.weight_bits - 1):
+            raise ConfigError(f"weights of layer {layer.name} do not fit {array.weight_bits}-bit signed integers",
+                              source=str(model.weights_path), key=f"{layer.name}.weight")
+
+    extra = {"weights_sha256": model.weights_sha256, "samples": len(dataset)}
+    config_hash = config.config_hash(extra)
+    logger.info("run %s: %d samples, config hash %s", config.name, len(dataset), config_hash[:12])
+
+    kernel = Kernel("array", system.clock)
+    dram_channel = simpy.Resource(kernel.env, capacity=1)
+    records = {"samples": [], "layers": [], "utilization": [], "memory": [], "energy": []}
+    layer_spikes: list[list[np.ndarray]] = []
+
+    def controller():
+        for sample_index, (name, raw, label) in enumerate(dataset):
+            rng = np.random.default_rng([config.seed, sample_index])
+            spikes = workload.encoder.encode(raw, timesteps=timesteps, shape=model.input_shape, rng=rng, source=name)
+            sample_start = kernel.env.now
+            per_layer = [spikes]
+            sample_energy = 0.0
+            for layer_index, layer in enumerate(model.layers):
+                tws = tws_per_layer[layer_index]
+                layer_input = spikes if layer.kind == "conv" else spikes.reshape(spikes.shape[0], -1)
+                out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry)
+                levels = count_levels(system, schedule.traffic)
+                layer_start = kernel.env.now
+                yield from run_steps(kernel, f"sample{sample_index}.{layer.name}", dram_channel,
+                                     schedule.compute_cycles, levels.memory_cycles)
+                latency = kernel.env.now - layer_start
+                energy_rows = _energy_rows(system, table, model, layer_index, levels, schedule.counts, latency)
+                layer_energy = sum(row["energy_pj"] for row in energy_rows)
+                sample_energy += layer_energy
+                _record_layer(records, sample_index, layer_index, layer, tws, schedule, levels, energy_rows,
+                              layer_input, out_spikes, layer_start, latency, layer_energy, array, system)
+                spikes = out_spikes
+                per_layer.append(out_spikes)
+            counts = spikes.reshape(spikes.shape[0], -1).sum(axis=0)
+            prediction = int(np.argmax(counts))
+            records["samples"].append({
+                "sample": sample_index, "name": name, "label": int(label), "prediction": prediction,
+                "correct": prediction == int(label), "latency_cycles": kernel.env.now - sample_start,
+                "energy_pj": sample_energy, "input_spikes": int(per_layer[0].sum()),
+            })
+            layer_spikes.append(per_layer)
+            if progress is not None:
+                progress(sample_index + 1, len(dataset))
+
+    kernel.process("controller", controller())
+    kernel.run()
+
+    tables = {key: pd.DataFrame(rows) for key, rows in records.items()}
+    summary = _summary(tables, system, model, kernel, config)
+    tables = {"summary": summary, **tables}
+    wall_seconds = time.perf_counter() - started
+    manifest = {
+        "spikex_sim_version": __version__, "config_name": config.name, "config_hash": config_hash,
+        "seed": config.seed, "samples": len(dataset), "events": kernel.env.events_processed,
+        "events_per_sample": kernel.env.events_processed / max(len(dataset), 1),
+        "clock": {"name": kernel.clock_name, "hz": int(system.clock)},
+        "wall_seconds": wall_seconds, "weights_sha256": model.weights_sha256,
+        "modelling_shortcuts": SHORTCUTS,
+    }
+    logger.info("run %s done: latency %d cycles/sample, energy %.1f pJ/sample, accuracy %.3f",
+                config.name, int(summary["latency_cycles"].iloc[0]), float(summary["energy_pj"].iloc[0]),
+                float(summary["accuracy"].iloc[0]))
+    return RunResult(tables, manifest, config.resolved(), layer_spikes)
+
+
+SHORTCUTS = [
+    "receptive fields of neighbouring columns are staged separately (no halo reuse in the LBUF)",
+    "a step's memory phase holds the DRAM channel for its whole length (GLB and LBUF time included)",
+    "row-buffer state of DRAM is not modelled",
+]
+
+
+def _record_layer(records, sample_index, layer_index, layer, tws, schedule, levels, energy_rows, layer_input,
+                  out_spikes, layer_start, latency, layer_energy, array, system) -> None:
+    key = {"sample": sample_index, "layer_index": layer_index, "layer": layer.name}
+    compute = int(schedule.compute_cycles.sum())
+    traffic_totals = schedule.traffic.sum(axis=0)
+    level_bytes = {"dram": 0, "glb": 0, "lbuf": 0}
+    for index, (source, target, data_type) in enumerate(TRAFFIC_KEYS):
+        moved = int(traffic_totals[index])
+        for level in (source, target):
+            if level in level_bytes:
+                level_bytes[level] += moved
+        records["memory"].append({
+            **key, "source": source, "destination": target, "data_type": data_type, "bytes": moved,
+            "source_accesses": int(levels.reads[source][:, index].sum()) if source in levels.reads else 0,
+            "destination_accesses": int(levels.writes[target][:, index].sum()) if target in levels.writes else 0,
+            "dram_bursts": int(levels.dram_bursts[:, index].sum()),
+        })
+    in_spikes = int(layer_input.sum())
+    out_count = int(out_spikes.sum())
+    neurons = int(np.prod(layer.out_shape))
+    steps = out_spikes.shape[0]
+    pe_count = array.rows * array.cols
+    records["layers"].append({
+        **key, "kind": layer.kind, "tws": tws, "mode": schedule.stats["mode"], "start_cycle": layer_start,
+        "latency_cycles": latency, "compute_cycles": compute, "stall_cycles": latency - compute,
+        "memory_cycles": int(levels.memory_cycles.sum()), "steps": len(schedule.compute_cycles),
+        "passes": schedule.passes, "ntwu_total": schedule.stats["ntwu_total"],
+        "ntwu_active": schedule.stats["ntwu_active"],
+        "active_ntwu_fraction": schedule.stats["ntwu_active"] / max(schedule.stats["ntwu_total"], 1),
+        "input_spikes": in_spikes, "output_spikes": out_count,
+        "output_firing_rate": out_count / max(neurons * steps, 1),
+        "synaptic_ops": schedule.counts["pe.accumulate"],
+        "pe_utilization": schedule.stats["mapped_pe_cycles"] / max(pe_count * latency, 1),
+        "energy_pj": layer_energy, "dram_bytes": level_bytes["dram"], "glb_bytes": level_bytes["glb"],
+        "lbuf_bytes": level_bytes["lbuf"],
+    })
+    busy = {"array": compute, **{level: int(cycles.sum()) for level, cycles in levels.level_cycles.items()}}
+    for component, cycles in busy.items():
+        records["utilization"].append({
+            **key, "component": component, "start_cycle": layer_start, "end_cycle": layer_start + latency,
+            "busy_cycles": cycles, "utilization": cycles / max(latency, 1),
+        })
+    for row in energy_rows:
+        records["energy"].append({**key, **row})
+
+
+def _summary(tables, system, model, kernel, config) -> pd.DataFrame:
+    samples = tables["samples"]
+    count = max(len(samples), 1)
+    total_cycles = int(samples["latency_cycles"].sum())
+    total_energy = float(samples["energy_pj"].sum())
+    latency_cycles = total_cycles / count
+    latency_s = float(Fraction(total_cycles, count) / system.clock)
+    energy_pj = total_energy / count
+    energy = tables["energy"]
+    memory_energy = float(energy[energy["component"] != "array"]["energy_pj"].sum())
+    row = {
+        "config_name": config.name, "samples": len(samples),
+        "latency_cycles": latency_cycles, "latency_s": latency_s, "energy_pj": energy_pj,
+        "edp_js": energy_pj * 1e-12 * latency_s,
+        "accuracy": float(samples["correct"].mean()) if len(samples) else float("nan"),
+        "total_latency_cycles": total_cycles, "total_energy_pj": total_energy,
+        "memory_energy_pj": memory_energy / count,
+        "arithmetic_energy_pj": float(energy[energy["component"] == "array"]["energy_pj"].sum()) / count,
+        "clock_hz": int(system.clock), "events": kernel.env.events_processed,
+    }
+    return pd.DataFrame([row])

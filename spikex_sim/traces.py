@@ -1,0 +1,78 @@
+"""Run folders: Parquet trace tables, the resolved config and a manifest, written atomically.
+
+A run is written into a hidden temporary folder next to its destination and renamed into
+place only when every file is complete, so an interrupted run leaves no partial folder.
+`load_run` reads a run folder back as pandas DataFrames (schema in docs/traces.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from spikex_sim.errors import ConfigError
+
+TABLES = ("summary", "layers", "samples", "utilization", "memory", "energy")
+
+
+class Run:
+    """A finished run loaded from its folder: one DataFrame attribute per trace table."""
+
+    def __init__(self, path: Path, tables: dict[str, pd.DataFrame], manifest: dict, config: dict):
+        self.path = path
+        self.manifest = manifest
+        self.config = config
+        self.tables = tables
+        for name, frame in tables.items():
+            setattr(self, name, frame)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, tables={list(self.tables)})"
+
+
+def write_run(result, out_dir: Path, *, overwrite: bool = False) -> Path:
+    """Write a `RunResult` into `out_dir` atomically; refuse to replace a folder unless asked."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite:
+        raise ConfigError("run folder already exists; pass --overwrite or choose another --out", source=str(out_dir))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        for name, frame in result.tables.items():
+            frame.to_parquet(staging / f"{name}.parquet", index=False)
+        (staging / "resolved_config.yaml").write_text(
+            yaml.safe_dump(result.resolved_config, sort_keys=False), encoding="utf-8")
+        (staging / "manifest.json").write_text(json.dumps(result.manifest, indent=2, sort_keys=True), encoding="utf-8")
+        if out_dir.exists():
+            backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            os.replace(out_dir, backup / out_dir.name)
+            os.replace(staging, out_dir)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(staging, out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    """Load a run folder written by `spikex-sim run` as DataFrames."""
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        raise ConfigError("not a run folder (no manifest.json)", source=str(path))
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    config = yaml.safe_load((path / "resolved_config.yaml").read_text(encoding="utf-8"))
+    tables = {}
+    for name in TABLES:
+        file = path / f"{name}.parquet"
+        if file.is_file():
+            tables[name] = pd.read_parquet(file)
+    return Run(path, tables, manifest, config)

@@ -12,7 +12,7 @@ from spikex_sim.workload.model import FIRE_CONDITIONS, RESET_MODES, Model, load_
 class SNNModelFile(ModelSource):
     type_name = "SNNModelFile"
     summary = "A feed-forward conv/fc SNN from a model YAML and its .npz weights (int8, integer LIF)."
-    path = Param(str, "models/nmnist_snn.yaml", "model file, relative to the config file")
+    path = Param(str, desc="model file (YAML layer list), relative to the config file")
     fire = Param(str, ">=", "fire condition: spike when the membrane is >= or > the threshold", choices=FIRE_CONDITIONS)
     reset = Param(str, "zero", "reset after a spike: to zero (hard) or subtract the threshold", choices=RESET_MODES)
     membrane_bits = Param(int, 16, "bits of the saturating membrane register", min_value=2, max_value=48)

@@ -85,7 +85,9 @@ def command_run(args) -> int:
     from spikex_sim.traces import write_run
 
     config = load_config(args.config, args.overrides, args.seed)
-    console = Console(stderr=False)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # the summary tables need more than the 80-column default
     if args.quiet:
         result = simulate(config, samples=args.samples)
     else:

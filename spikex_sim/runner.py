@@ -24,7 +24,7 @@ from spikex_sim.config import RunConfig
 from spikex_sim.dataflow.schedule import TRAFFIC_KEYS
 from spikex_sim.energy import EnergyTable
 from spikex_sim.errors import ConfigError, SimulationError
-from spikex_sim.kernel import Kernel, run_steps
+from spikex_sim.kernel import Kernel, analytic_latency, run_steps
 from spikex_sim.memory import SRAM_LEVELS, buffer_geometry, count_levels
 from spikex_sim.workload.model import Model
 
@@ -189,7 +189,9 @@ def _record_layer(records, sample_index, layer_index, layer, tws, schedule, leve
     records["layers"].append({
         **key, "kind": layer.kind, "tws": tws, "mode": schedule.stats["mode"], "start_cycle": layer_start,
         "latency_cycles": latency, "compute_cycles": compute, "stall_cycles": latency - compute,
-        "memory_cycles": int(levels.memory_cycles.sum()), "steps": len(schedule.compute_cycles),
+        "memory_cycles": int(levels.memory_cycles.sum()),
+        "analytic_latency_cycles": analytic_latency(schedule.compute_cycles, levels.memory_cycles),
+        "steps": len(schedule.compute_cycles),
         "passes": schedule.passes, "ntwu_total": schedule.stats["ntwu_total"],
         "ntwu_active": schedule.stats["ntwu_active"],
         "active_ntwu_fraction": schedule.stats["ntwu_active"] / max(schedule.stats["ntwu_total"], 1),

@@ -60,7 +60,7 @@ FC_INPUTS = 64 * 6 * 6
 LAYER_NAMES = ("conv1", "conv2", "conv3", "fc")
 
 # Fixed float neuron parameters per layer: the membrane decay per 10 ms step and the threshold.
-LEAK = {"conv1": 0.9, "conv2": 0.9, "conv3": 0.9, "fc": 1.0}
+LEAK = {"conv1": 0.9, "conv2": 0.9, "conv3": 0.9, "fc": 0.9}
 THETA = 1.0
 
 MEMBRANE_MIN = -32768

@@ -24,7 +24,7 @@ class NMNISTRecordings(Dataset):
         folder = (base_dir / self.path).resolve()
         labels = read_label_file((base_dir / self.labels).resolve())
         if not folder.is_dir():
-            raise ConfigError("recording folder not found; check the path", source=str(folder), key=f"{self.path}")
+            raise ConfigError("recording folder not found; check workload.dataset.path", source=str(folder))
         numbers = list(labels)
         if limit is not None:
             numbers = numbers[:limit]

@@ -3,9 +3,9 @@
 A *pass* is one occupation of the PE array: a group of output channels on the rows, a list
 of NTWU columns (position, window) across the columns, and a weight stream that enters from
 the left. A *step* is the unit of double buffering: a run of consecutive passes whose
-input spikes and weights fit one half of the local buffer (LBUF), or one chunk of a pass
-too large for that half (the accumulators keep the partial sums between chunks). The
-memory system loads step i+1 while the array computes step i.
+input spikes and weights fit one half of the local buffer (LBUF), or a single pass too
+large for that half, which then streams through the LBUF. The memory system loads step
+i+1 while the array computes step i.
 
 Each data type is resident at a level when it fits half of its partition there (the other
 half is the double buffer), and otherwise streams through that level step by step. This

@@ -71,6 +71,23 @@ def _energy_rows(system, table: EnergyTable, model: Model, layer_index: int, lev
     return rows
 
 
+def _search_tws(system, table, model, layer_index, layer_input, geometry, timesteps) -> int:
+    """Return the window size with the lowest EDP for one layer on this input (ties: smaller)."""
+    array = system.array
+    layer = model.layers[layer_index]
+    best_size, best_edp = None, None
+    for size in array.tws_candidates(timesteps):
+        _, schedule = array.run_layer(layer, layer_input, size, geometry)
+        levels = count_levels(system, schedule.traffic)
+        latency = analytic_latency(schedule.compute_cycles, levels.memory_cycles)
+        energy = sum(row["energy_pj"] for row in _energy_rows(system, table, model, layer_index, levels,
+                                                              schedule.counts, latency))
+        edp = energy * latency
+        if best_edp is None or edp < best_edp:
+            best_size, best_edp = size, edp
+    return best_size
+
+
 def simulate(config: RunConfig, *, samples: int | None = None,
              progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Simulate every sample of the configured workload; return the trace tables."""
@@ -84,7 +101,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
     layer_count = len(model.layers)
     tws_per_layer = [array.tws_for(index, layer_count) for index in range(layer_count)]
     for index, tws in enumerate(tws_per_layer):
-        if tws > timesteps:
+        if tws != "search" and tws > timesteps:
             raise ConfigError(f"time-window size {tws} of layer {model.layers[index].name} exceeds T={timesteps}",
                               source=str(config.source), key="system.array.tws")
     geometry = buffer_geometry(system, array.weight_bits, model.layers[0].neuron.membrane_bits)
@@ -112,6 +129,11 @@ def simulate(config: RunConfig, *, samples: int | None = None,
             for layer_index, layer in enumerate(model.layers):
                 tws = tws_per_layer[layer_index]
                 layer_input = spikes if layer.kind == "conv" else spikes.reshape(spikes.shape[0], -1)
+                if tws == "search":
+                    # The first sample picks each layer's size; later samples reuse it.
+                    tws = _search_tws(system, table, model, layer_index, layer_input, geometry, timesteps)
+                    tws_per_layer[layer_index] = tws
+                    logger.info("layer %s: window size %d has the lowest EDP", layer.name, tws)
                 out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry)
                 levels = count_levels(system, schedule.traffic)
                 layer_start = kernel.env.now

@@ -7,6 +7,7 @@ import reference
 from spikex_sim.config import load_config
 from spikex_sim.dataflow.activity import layer_activity
 from spikex_sim.dataflow.schedule import ArrayShape, BufferGeometry
+from spikex_sim.dataflow import ptb, time_serial
 from spikex_sim.dataflow.spikex import run_layer
 from spikex_sim.runner import simulate
 from spikex_sim.workload.model import Layer, NeuronParams, conv_output_size
@@ -20,6 +21,8 @@ GEOMETRY = BufferGeometry(glb_spikes=8000, glb_weights=10000, glb_vmem=5000, lbu
     ["system.array.mode=temporal", "system.array.tws=3"],
     ["system.array.mode=spatial", "system.array.tws=1"],
     ["system.array.tws=[2, 5, 10, 30]", "system.array.rows=4", "system.array.cols=16"],
+    ["system.array={type: PTBArray, tws: 3}"],
+    ["system.array={type: TimeSerialArray}"],
 ])
 def test_real_recordings_match_reference(default_config, overrides):
     config = load_config(default_config, overrides)
@@ -72,6 +75,10 @@ def test_random_layers_match_reference(seed):
 
     expected = reference.forward(OneLayer, spikes)[0]
     assert np.array_equal(simulated.reshape(expected.shape), expected)
+    ptb_spikes, _ = ptb.run_layer(layer, layer_input, tws, array, bool(seed % 2), GEOMETRY)
+    assert np.array_equal(ptb_spikes.reshape(expected.shape), expected)
+    serial_spikes, _ = time_serial.run_layer(layer, layer_input, array, GEOMETRY)
+    assert np.array_equal(serial_spikes.reshape(expected.shape), expected)
 
 
 def test_processed_ntwus_match_independent_count():

@@ -92,17 +92,29 @@ class LayerSchedule:
 
 def pass_table(activity: LayerActivity, columns_w: np.ndarray, columns_p: np.ndarray,
                pass_starts: np.ndarray, taps: int, first_window: np.ndarray, last_window: np.ndarray,
-               block_windows: np.ndarray) -> PassTable:
-    """Measure each pass of an ordered column list; `pass_starts` indexes its first columns."""
+               block_windows: np.ndarray, *, tailoring: bool = True,
+               cols_used: np.ndarray | None = None) -> PassTable:
+    """Measure each pass of an ordered column list; `pass_starts` indexes its first columns.
+
+    With `tailoring`, a row streams only the weights of input channels that spike in some
+    column of the pass, and only those channels' spikes are staged; without it, the whole
+    fan-in. `cols_used` overrides the columns a pass occupies (idle slots included).
+    """
     column_count = len(columns_w)
     tws = activity.tws
+    channels = activity.channel_tags.shape[2]
     lengths = np.diff(np.append(pass_starts, column_count))
     pass_of_column = np.repeat(np.arange(len(pass_starts)), lengths)
 
     channel_masks = activity.channel_tags[columns_w, columns_p]  # [cols, C]
-    union = np.logical_or.reduceat(channel_masks, pass_starts, axis=0)
-    stream_len = union.sum(axis=1).astype(np.int64) * taps
-    spike_bits = np.add.reduceat(channel_masks.sum(axis=1).astype(np.int64), pass_starts) * taps * tws
+    if tailoring:
+        union = np.logical_or.reduceat(channel_masks, pass_starts, axis=0)
+        stream_len = union.sum(axis=1).astype(np.int64) * taps
+        spike_bits = np.add.reduceat(channel_masks.sum(axis=1).astype(np.int64), pass_starts) * taps * tws
+    else:
+        occupied = lengths if cols_used is None else cols_used
+        stream_len = np.full(len(pass_starts), channels * taps, dtype=np.int64)
+        spike_bits = occupied.astype(np.int64) * channels * taps * tws
     input_spikes = np.add.reduceat(activity.field_spikes[columns_w, columns_p], pass_starts)
 
     # Windows of the same neuron inside one pass hand the membrane along the row.
@@ -124,8 +136,12 @@ def pass_table(activity: LayerActivity, columns_w: np.ndarray, columns_p: np.nda
     vmem_reads = np.bincount(group_pass, weights=reads, minlength=len(pass_starts)).astype(np.int64)
     vmem_writes = np.bincount(group_pass, weights=writes, minlength=len(pass_starts)).astype(np.int64)
 
-    block_channels = int(activity.channel_tags[block_windows].any(axis=(0, 1)).sum())
-    return PassTable(lengths.astype(np.int64), stream_len, chain, vmem_reads, vmem_writes, spike_bits,
+    if tailoring:
+        block_channels = int(activity.channel_tags[block_windows].any(axis=(0, 1)).sum())
+    else:
+        block_channels = channels
+    occupied = lengths if cols_used is None else cols_used
+    return PassTable(occupied.astype(np.int64), stream_len, chain, vmem_reads, vmem_writes, spike_bits,
                      input_spikes.astype(np.int64), block_channels)
 
 

@@ -25,12 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from spikex_sim.dataflow.activity import LayerActivity, layer_activity
-from spikex_sim.dataflow.schedule import (
-    KEY_INDEX, TRAFFIC_KEYS, WRITE_BACK_KEYS, ArrayShape, BufferGeometry, LayerSchedule, PassTable,
-    bits_to_bytes, pass_compute_cycles, pass_table,
-)
-from spikex_sim.errors import ConfigError
-from spikex_sim.workload.model import Layer, lif_scan
+from spikex_sim.dataflow.functional import compute_output_spikes
+from spikex_sim.dataflow.schedule import ArrayShape, BufferGeometry, LayerSchedule, pass_table
+from spikex_sim.dataflow.steps import build_schedule
+from spikex_sim.workload.model import Layer
 
 MODES = ("auto", "temporal", "spatial")
 
@@ -65,223 +63,19 @@ def order_columns(activity: LayerActivity, windows: np.ndarray, mode: str, cols:
     return columns_w.astype(np.int64), columns_p.astype(np.int64), starts.astype(np.int64)
 
 
-def integrate_active(layer: Layer, activity: LayerActivity) -> np.ndarray:
-    """Integrate the inputs of active NTWUs only: currents int64 [T, P, M]."""
-    steps = activity.timesteps
-    positions = activity.ntwu_tags.shape[1]
-    step_tags = np.repeat(activity.ntwu_tags, activity.tws, axis=0)[:steps]  # [T, P]
-    fields = activity.patches[:steps].reshape(steps * positions, -1)
-    selected = np.flatnonzero(step_tags.ravel())
-    currents = np.zeros((steps * positions, layer.out_channels), dtype=np.int64)
-    if selected.size:
-        # float64 products of 0/1 inputs and int8 weights are exact below 2**53.
-        weights = layer.weight_matrix().astype(np.float64)
-        currents[selected] = np.rint(fields[selected].astype(np.float64) @ weights.T).astype(np.int64)
-    return currents.reshape(steps, positions, layer.out_channels)
-
-
 def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, mode: str,
               geometry: BufferGeometry) -> tuple[np.ndarray, LayerSchedule]:
     """Compute a layer's output spikes [T, M, Ho, Wo] and its SpikeX schedule."""
     activity = layer_activity(layer, spikes, tws)
-    currents = integrate_active(layer, activity)
-    steps, positions, out_channels = currents.shape
-    out_flat, _ = lif_scan(currents.reshape(steps, -1), layer.neuron)
-    out_spikes = out_flat.reshape(steps, positions, out_channels).transpose(0, 2, 1)
-    out_spikes = np.ascontiguousarray(out_spikes).reshape(steps, *layer.out_shape)
-
+    out_spikes = compute_output_spikes(layer, activity)
     used_mode = choose_mode(activity, array.cols, mode)
-    schedule = build_schedule(layer, activity, out_spikes, array, used_mode, geometry)
+
+    def plan(block_windows, first_window, last_window):
+        columns_w, columns_p, starts = order_columns(activity, block_windows, used_mode, array.cols)
+        if len(starts) == 0:
+            return None
+        return pass_table(activity, columns_w, columns_p, starts, layer.taps, first_window, last_window, block_windows)
+
+    schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan)
     schedule.stats["mode"] = used_mode
     return out_spikes, schedule
-
-
-def _neuron_window_bounds(activity: LayerActivity) -> tuple[np.ndarray, np.ndarray]:
-    tags = activity.ntwu_tags
-    any_active = tags.any(axis=0)
-    first = np.where(any_active, tags.argmax(axis=0), -1)
-    last = np.where(any_active, tags.shape[0] - 1 - tags[::-1].argmax(axis=0), -1)
-    return first, last
-
-
-def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray, array: ArrayShape,
-                   mode: str, geometry: BufferGeometry) -> LayerSchedule:
-    """Group the layer's passes into double-buffered steps and count every transfer."""
-    tws = activity.tws
-    windows = activity.windows
-    positions = activity.ntwu_tags.shape[1]
-    out_channels = layer.out_channels
-    groups = -(-out_channels // array.rows)
-    weight_bits = geometry.weight_bits
-    vmem_bytes = bits_to_bytes(geometry.membrane_bits)
-
-    input_window_bytes = bits_to_bytes(int(np.prod(layer.in_shape)) * tws)
-    if input_window_bytes <= geometry.glb_spikes:
-        block_size = max(1, geometry.glb_spikes // input_window_bytes)
-        input_resident = True
-    else:
-        block_size = windows
-        input_resident = False
-    layer_channels = int(activity.channel_tags.any(axis=(0, 1)).sum())
-    layer_weight_bytes = bits_to_bytes(out_channels * layer_channels * layer.taps * weight_bits)
-    weights_resident_layer = layer_weight_bytes <= geometry.glb_weights
-    vmem_spills = out_channels * positions * vmem_bytes > geometry.glb_vmem
-    first_window, last_window = _neuron_window_bounds(activity)
-    out_window_tags = _output_window_tags(out_spikes, tws, windows, array.rows)  # [groups, NW]
-
-    step_cycles: list[np.ndarray] = []
-    step_traffic: list[np.ndarray] = []
-    counts = {"pe.accumulate": 0, "pe.weight_register": 0, "pe.membrane_update": 0, "pe.compare": 0}
-    total_passes = 0
-    mapped_pe_cycles = 0
-    first_layer_step = True
-    for block_start in range(0, windows, block_size):
-        block_windows = np.arange(block_start, min(block_start + block_size, windows))
-        if not activity.window_tags[block_windows].any():
-            continue  # a time block whose tag is 0 is never loaded nor processed
-        columns_w, columns_p, starts = order_columns(activity, block_windows, mode, array.cols)
-        if len(starts) == 0:
-            continue
-        table = pass_table(activity, columns_w, columns_p, starts, layer.taps, first_window, last_window, block_windows)
-        active_input_windows = int(activity.window_tags[block_windows].sum())
-        for group in range(groups):
-            rows_used = min(array.rows, out_channels - group * array.rows)
-            cycles = pass_compute_cycles(table, rows_used, array, tws)
-            traffic = _pass_traffic(table, rows_used, tws, weight_bits, vmem_bytes)
-            group_weight_bytes = bits_to_bytes(rows_used * table.block_channels * layer.taps * weight_bits)
-            lbuf_resident = group_weight_bytes <= geometry.lbuf_weights
-            glb_resident = weights_resident_layer or group_weight_bytes <= geometry.glb_weights
-            if lbuf_resident:
-                traffic[:, KEY_INDEX[("glb", "lbuf", "weights")]] = 0
-            if not glb_resident:
-                traffic[:, KEY_INDEX[("dram", "glb", "weights")]] = traffic[:, KEY_INDEX[("lbuf", "pe", "weights")]]
-            if not input_resident:
-                traffic[:, KEY_INDEX[("dram", "glb", "spikes_in")]] = traffic[:, KEY_INDEX[("glb", "lbuf", "spikes_in")]]
-            if vmem_spills:
-                traffic[:, KEY_INDEX[("dram", "glb", "vmem")]] = traffic[:, KEY_INDEX[("glb", "pe", "vmem")]]
-                traffic[:, KEY_INDEX[("glb", "dram", "vmem")]] = traffic[:, KEY_INDEX[("pe", "glb", "vmem")]]
-
-            block_cycles, block_traffic = _group_into_steps(
-                cycles, traffic, geometry, lbuf_resident,
-            )
-            head = block_traffic[0]
-            if lbuf_resident:
-                head[KEY_INDEX[("glb", "lbuf", "weights")]] += group_weight_bytes
-                if glb_resident and not weights_resident_layer:
-                    head[KEY_INDEX[("dram", "glb", "weights")]] += group_weight_bytes
-            elif glb_resident and not weights_resident_layer:
-                head[KEY_INDEX[("dram", "glb", "weights")]] += group_weight_bytes
-            if first_layer_step and weights_resident_layer:
-                head[KEY_INDEX[("dram", "glb", "weights")]] += layer_weight_bytes
-            if group == 0 and input_resident:
-                head[KEY_INDEX[("dram", "glb", "spikes_in")]] += active_input_windows * input_window_bytes
-            first_layer_step = False
-            active_out = int(out_window_tags[group, block_windows].sum())
-            block_traffic[-1][KEY_INDEX[("glb", "dram", "spikes_out")]] += bits_to_bytes(rows_used * positions * tws) * active_out
-
-            step_cycles.append(block_cycles)
-            step_traffic.append(block_traffic)
-            total_passes += len(cycles)
-            mapped_pe_cycles += int((rows_used * table.cols_used * cycles).sum())
-            counts["pe.accumulate"] += int(rows_used * table.input_spikes.sum())
-            counts["pe.weight_register"] += int((rows_used * table.cols_used * table.stream_len).sum())
-            counts["pe.membrane_update"] += int(rows_used * table.cols_used.sum() * tws)
-            counts["pe.compare"] += int(rows_used * table.cols_used.sum() * tws)
-
-    compute = np.concatenate(step_cycles) if step_cycles else np.zeros(0, dtype=np.int64)
-    traffic = np.concatenate(step_traffic) if step_traffic else np.zeros((0, len(TRAFFIC_KEYS)), dtype=np.int64)
-    compute, traffic = _shift_write_backs(compute, traffic)
-    active_ntwus = int(activity.ntwu_tags.sum()) * out_channels
-    stats = {
-        "ntwu_total": windows * positions * out_channels,
-        "ntwu_active": active_ntwus,
-        "windows": windows,
-        "mapped_pe_cycles": mapped_pe_cycles,
-        "input_resident_glb": input_resident,
-        "weights_resident_glb": weights_resident_layer,
-        "vmem_spills_to_dram": vmem_spills,
-    }
-    return LayerSchedule(compute, traffic, total_passes, counts, stats)
-
-
-def _output_window_tags(out_spikes: np.ndarray, tws: int, windows: int, rows: int) -> np.ndarray:
-    steps, channels = out_spikes.shape[:2]
-    per_step = out_spikes.reshape(steps, channels, -1).any(axis=2)  # [T, M]
-    padded = np.zeros((windows * tws, channels), dtype=bool)
-    padded[:steps] = per_step
-    per_window = padded.reshape(windows, tws, channels).any(axis=1)  # [NW, M]
-    groups = -(-channels // rows)
-    tags = np.zeros((groups, windows), dtype=bool)
-    for group in range(groups):
-        tags[group] = per_window[:, group * rows:(group + 1) * rows].any(axis=1)
-    return tags
-
-
-def _pass_traffic(table: PassTable, rows_used: int, tws: int, weight_bits: int, vmem_bytes: int) -> np.ndarray:
-    traffic = np.zeros((len(table.cols_used), len(TRAFFIC_KEYS)), dtype=np.int64)
-    spike_bytes = bits_to_bytes(table.spike_bits)
-    weight_bytes = bits_to_bytes(rows_used * table.stream_len * weight_bits)
-    traffic[:, KEY_INDEX[("glb", "lbuf", "spikes_in")]] = spike_bytes
-    traffic[:, KEY_INDEX[("lbuf", "pe", "spikes_in")]] = spike_bytes
-    traffic[:, KEY_INDEX[("glb", "lbuf", "weights")]] = weight_bytes
-    traffic[:, KEY_INDEX[("lbuf", "pe", "weights")]] = weight_bytes
-    traffic[:, KEY_INDEX[("glb", "pe", "vmem")]] = rows_used * table.vmem_reads * vmem_bytes
-    traffic[:, KEY_INDEX[("pe", "glb", "vmem")]] = rows_used * table.vmem_writes * vmem_bytes
-    traffic[:, KEY_INDEX[("pe", "glb", "spikes_out")]] = bits_to_bytes(rows_used * table.cols_used * tws)
-    return traffic
-
-
-def _group_into_steps(cycles: np.ndarray, traffic: np.ndarray, geometry: BufferGeometry,
-                      lbuf_resident: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Pack consecutive passes into steps whose data fit half the LBUF."""
-    spike_bytes = traffic[:, KEY_INDEX[("glb", "lbuf", "spikes_in")]].tolist()
-    weight_bytes = ([0] * len(spike_bytes) if lbuf_resident
-                    else traffic[:, KEY_INDEX[("lbuf", "pe", "weights")]].tolist())
-    spike_capacity = geometry.lbuf_spikes
-    weight_capacity = geometry.lbuf_weights
-    out_cycles: list[int] = []
-    out_traffic: list[np.ndarray] = []
-    start = 0
-    held_spikes = held_weights = 0
-
-    def flush(end: int) -> None:
-        if end > start:
-            out_cycles.append(int(cycles[start:end].sum()))
-            out_traffic.append(traffic[start:end].sum(axis=0))
-
-    for index, (spikes, weights) in enumerate(zip(spike_bytes, weight_bytes)):
-        if spikes > spike_capacity or weights > weight_capacity:
-            # NOTE: a pass larger than half the LBUF streams through it as a FIFO; its data
-            # is billed as if loaded during the previous step, like a double-buffered block.
-            flush(index)
-            out_cycles.append(int(cycles[index]))
-            out_traffic.append(traffic[index].copy())
-            start = index + 1
-            held_spikes = held_weights = 0
-            continue
-        if index > start and (held_spikes + spikes > spike_capacity or held_weights + weights > weight_capacity):
-            flush(index)
-            start = index
-            held_spikes = held_weights = 0
-        held_spikes += spikes
-        held_weights += weights
-    flush(len(spike_bytes))
-    return np.array(out_cycles, dtype=np.int64), np.array(out_traffic, dtype=np.int64).reshape(-1, len(TRAFFIC_KEYS))
-
-
-def _shift_write_backs(compute: np.ndarray, traffic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Move each step's write-backs into the next step's memory phase; add a drain step."""
-    if len(compute) == 0:
-        return compute, traffic
-    write_columns = [KEY_INDEX[key] for key in TRAFFIC_KEYS if key in WRITE_BACK_KEYS]
-    shifted = traffic.copy()
-    shifted[:, write_columns] = 0
-    shifted = np.vstack([shifted, np.zeros((1, traffic.shape[1]), dtype=np.int64)])
-    shifted[1:, write_columns] = traffic[:, write_columns]
-    return np.append(compute, 0), shifted
-
-
-def check_tws(tws: int, timesteps: int, source: str) -> None:
-    """Reject a time-window size outside 1..T."""
-    if tws < 1 or tws > timesteps:
-        raise ConfigError(f"time-window size {tws} must be from 1 to T={timesteps}", source=source, key="system.array.tws")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from spikex_sim.component import Param
-from spikex_sim.dataflow import ptb, spikex, time_serial
+from spikex_sim.dataflow import dense, ptb, spikex, time_serial
 from spikex_sim.dataflow.schedule import ArrayShape, BufferGeometry, LayerSchedule
 from spikex_sim.errors import ConfigError
 from spikex_sim.system import PEArray
@@ -101,3 +101,22 @@ class TimeSerialArray(NTWUArray):
 
     def run_layer(self, layer, spikes, tws, geometry):
         return time_serial.run_layer(layer, spikes, self.shape(), geometry)
+
+
+class DenseSystolicArray(PEArray):
+    type_name = "DenseSystolicArray"
+    summary = "Dense ANN-style systolic array (output-, weight- or input-stationary); no sparsity skipping."
+    rows = Param(int, 8, "PE rows", min_value=1, max_value=4096)
+    cols = Param(int, 8, "PE columns", min_value=1, max_value=4096)
+    dataflow = Param(str, "os", "os (output), ws (weight) or is (input) stationary", choices=dense.DATAFLOWS)
+    drain = Param(bool, True, "count the cycles that drain results out of the rows after each fold")
+    activation_bits = Param(int, 1, "bits per input activation (1 for spikes, 8 for an 8-bit ANN)", min_value=1,
+                            max_value=32)
+    weight_bits = Param(int, 8, "bits per weight", min_value=1, max_value=32)
+
+    def tws_for(self, layer_index: int, layer_count: int) -> int:
+        return 1
+
+    def run_layer(self, layer, spikes, tws, geometry):
+        return dense.run_layer(layer, spikes, self.rows, self.cols, self.dataflow, self.drain, self.activation_bits,
+                               geometry)

@@ -9,17 +9,21 @@ import numpy as np
 
 
 def conv_direct(frame, weight, stride, padding):
-    """Convolve one binary frame [C, H, W] with int weights [M, C, E, E] -> int64 [M, Ho, Wo]."""
+    """Convolve one binary frame [C, H, W] with int weights [M, C, E, E] -> int64 [M, Ho, Wo].
+
+    `stride` is one number or a (row, column) pair.
+    """
+    row_stride, col_stride = (stride, stride) if isinstance(stride, int) else stride
     channels, height, width = frame.shape
     out_channels, _, kernel, _ = weight.shape
     padded = np.zeros((channels, height + 2 * padding, width + 2 * padding), dtype=np.int64)
     padded[:, padding:padding + height, padding:padding + width] = frame
-    out_height = (height + 2 * padding - kernel) // stride + 1
-    out_width = (width + 2 * padding - kernel) // stride + 1
+    out_height = (height + 2 * padding - kernel) // row_stride + 1
+    out_width = (width + 2 * padding - kernel) // col_stride + 1
     result = np.zeros((out_channels, out_height, out_width), dtype=np.int64)
     for dy in range(kernel):
         for dx in range(kernel):
-            window = padded[:, dy:dy + stride * out_height:stride, dx:dx + stride * out_width:stride]
+            window = padded[:, dy:dy + row_stride * out_height:row_stride, dx:dx + col_stride * out_width:col_stride]
             window = window[:, :out_height, :out_width]
             result += np.einsum("mc,chw->mhw", weight[:, :, dy, dx].astype(np.int64), window)
     return result
@@ -48,7 +52,7 @@ def forward(model, spikes):
         for step in range(steps):
             frame = current_input[step]
             if layer.kind == "conv":
-                current = conv_direct(frame, layer.weight, layer.stride, layer.padding)
+                current = conv_direct(frame, layer.weight, layer.strides, layer.padding)
             else:
                 current = (layer.weight.astype(np.int64) @ frame.reshape(-1).astype(np.int64)).reshape(layer.out_shape)
             fired, membrane = lif_step(membrane, current, layer.neuron.threshold, layer.neuron.leak_q,

@@ -23,6 +23,7 @@ GEOMETRY = BufferGeometry(glb_spikes=8000, glb_weights=10000, glb_vmem=5000, lbu
     ["system.array.tws=[2, 5, 10, 30]", "system.array.rows=4", "system.array.cols=16"],
     ["system.array={type: PTBArray, tws: 3}"],
     ["system.array={type: TimeSerialArray}"],
+    ["system.array={type: DenseSystolicArray, dataflow: ws}"],
 ])
 def test_real_recordings_match_reference(default_config, overrides):
     config = load_config(default_config, overrides)
@@ -41,19 +42,22 @@ def random_layer(rng, kind):
     if kind == "conv":
         kernel = int(rng.integers(1, 4))
         stride = int(rng.integers(1, 3))
+        stride_w = int(rng.integers(1, 3))
         padding = int(rng.integers(0, 2))
-        out_size = conv_output_size(size, kernel, stride, padding)
+        out_height = conv_output_size(size, kernel, stride, padding)
+        out_width = conv_output_size(size, kernel, stride_w, padding)
         out_channels = int(rng.integers(1, 11))
         weight = rng.integers(-127, 128, size=(out_channels, channels, kernel, kernel))
-        out_shape = (out_channels, out_size, out_size)
+        out_shape = (out_channels, out_height, out_width)
     else:
-        kernel, stride, padding = 1, 1, 0
+        kernel, stride, padding, stride_w = 1, 1, 0, None
         out_channels = int(rng.integers(1, 11))
         weight = rng.integers(-127, 128, size=(out_channels, channels * size * size))
         out_shape = (out_channels, 1, 1)
     neuron = NeuronParams(threshold=int(rng.integers(1, 300)), leak_q=int(rng.integers(128, 257)),
                           fire=str(rng.choice([">=", ">"])), reset=str(rng.choice(["zero", "subtract"])))
-    return Layer("random", kind, (channels, size, size), out_shape, kernel, stride, padding, weight, neuron)
+    return Layer("random", kind, (channels, size, size), out_shape, kernel, stride, padding, weight, neuron,
+                 stride_w=stride_w)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -93,7 +97,7 @@ def test_processed_ntwus_match_independent_count():
     ones = np.ones((1, *layer.weight.shape[1:]), dtype=np.int64)
     active = 0
     for start in range(0, 10, tws):
-        field_total = sum(reference.conv_direct(spikes[t], ones, layer.stride, layer.padding)
+        field_total = sum(reference.conv_direct(spikes[t], ones, layer.strides, layer.padding)
                           for t in range(start, min(start + tws, 10)))
         active += int((field_total > 0).sum()) * layer.out_channels
     assert schedule.stats["ntwu_active"] == active

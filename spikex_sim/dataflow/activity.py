@@ -46,7 +46,8 @@ def receptive_fields(layer: Layer, spikes: np.ndarray) -> np.ndarray:
     if padding:
         spikes = np.pad(spikes, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     views = sliding_window_view(spikes, (layer.kernel, layer.kernel), axis=(2, 3))
-    views = views[:, :, :: layer.stride, :: layer.stride]
+    row_stride, col_stride = layer.strides
+    views = views[:, :, ::row_stride, ::col_stride]
     out_height, out_width = layer.out_shape[1], layer.out_shape[2]
     views = views[:, :, :out_height, :out_width]  # [T, C, Ho, Wo, E, E]
     fields = views.transpose(0, 2, 3, 1, 4, 5).reshape(steps, out_height * out_width, layer.in_channels, layer.taps)

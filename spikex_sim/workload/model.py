@@ -64,6 +64,12 @@ class Layer:
     weight: np.ndarray  # int8 [M, C, E, E] for conv, [M, K] for fc
     neuron: NeuronParams
     notes: str = ""
+    stride_w: int | None = None  # column stride when it differs from `stride` (the row stride)
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        """Return (row stride, column stride)."""
+        return self.stride, self.stride if self.stride_w is None else self.stride_w
 
     @property
     def in_channels(self) -> int:
@@ -188,11 +194,16 @@ def _build_layer(layer_spec, index, in_shape, arrays, source, weights_source, fi
         kernel = _require(layer_spec, "kernel", int, source, where)
         stride = layer_spec.get("stride", 1)
         padding = layer_spec.get("padding", 0)
-        for key, value, low in (("out_channels", out_channels, 1), ("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0)):
+        if isinstance(stride, list) and len(stride) == 2:
+            stride, stride_w = stride
+        else:
+            stride_w = None
+        for key, value, low in (("out_channels", out_channels, 1), ("kernel", kernel, 1), ("stride", stride, 1),
+                                ("stride", stride if stride_w is None else stride_w, 1), ("padding", padding, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{key} must be an integer of at least {low}, got {value!r}", source=source, key=f"{where}.{key}")
         out_height = conv_output_size(height, kernel, stride, padding)
-        out_width = conv_output_size(width, kernel, stride, padding)
+        out_width = conv_output_size(width, kernel, stride if stride_w is None else stride_w, padding)
         if out_height < 1 or out_width < 1:
             raise ConfigError(
                 f"output size {out_height}x{out_width} from input {height}x{width}, kernel {kernel}, stride {stride}, "
@@ -205,7 +216,7 @@ def _build_layer(layer_spec, index, in_shape, arrays, source, weights_source, fi
         out_features = _require(layer_spec, "out_features", int, source, where)
         if out_features < 1:
             raise ConfigError(f"out_features must be at least 1, got {out_features}", source=source, key=f"{where}.out_features")
-        kernel, stride, padding = 1, 1, 0
+        kernel, stride, padding, stride_w = 1, 1, 0, None
         out_shape = (out_features, 1, 1)
         weight_shape = (out_features, channels * height * width)
 
@@ -225,7 +236,7 @@ def _build_layer(layer_spec, index, in_shape, arrays, source, weights_source, fi
         fire=fire, reset=reset, membrane_bits=membrane_bits,
     )
     return Layer(name, kind, in_shape, out_shape, kernel, stride, padding, weight.astype(np.int64), neuron,
-                 str(layer_spec.get("notes", "")))
+                 str(layer_spec.get("notes", "")), stride_w)
 
 
 def _scalar(arrays, key, source, minimum, maximum=None) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from spikex_sim.component import Param
-from spikex_sim.dataflow import dense, ptb, spikex, time_serial
+from spikex_sim.dataflow import cycle_level, dense, ptb, spikex, time_serial
 from spikex_sim.dataflow.schedule import ArrayShape, BufferGeometry, LayerSchedule
 from spikex_sim.errors import ConfigError
 from spikex_sim.system import PEArray
@@ -120,3 +120,12 @@ class DenseSystolicArray(PEArray):
     def run_layer(self, layer, spikes, tws, geometry):
         return dense.run_layer(layer, spikes, self.rows, self.cols, self.dataflow, self.drain, self.activation_bits,
                                geometry)
+
+
+class SpikeXArrayCycleLevel(SpikeXArray):
+    type_name = "SpikeXArrayCycleLevel"
+    summary = "SpikeX array stepped cycle by cycle: the slow reference for the transaction-level model."
+
+    def run_layer(self, layer, spikes, tws, geometry):
+        return spikex.run_layer(layer, spikes, tws, self.shape(), self.mode, geometry,
+                                cycle_model=cycle_level.pass_cycles)

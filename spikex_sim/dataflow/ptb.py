@@ -28,10 +28,11 @@ STSAP_LOOKBACK = 16
 
 
 def plan_batches(activity: LayerActivity, block_windows: np.ndarray, cols: int, stsap: bool):
-    """Return the PTB columns of a time block: (columns_w, columns_p, starts, cols_used)."""
+    """Return the PTB columns of a time block: (columns_w, columns_p, starts, cols_used, slots)."""
     tags = activity.ntwu_tags[block_windows]  # [nw, P]
     columns_w: list[int] = []
     columns_p: list[int] = []
+    slots: list[int] = []
     starts: list[int] = []
     cols_used: list[int] = []
     for batch_start in range(0, len(block_windows), cols):
@@ -65,16 +66,19 @@ def plan_batches(activity: LayerActivity, block_windows: np.ndarray, cols: int, 
             if second_position < 0:
                 columns_w.extend(windows.tolist())
                 columns_p.extend([first_position] * length)
+                slots.extend(range(length))
                 continue
             for slot in range(length):
                 if first_mask >> slot & 1:
                     columns_w.append(int(windows[slot]))
                     columns_p.append(first_position)
+                    slots.append(slot)
                 elif second_mask >> slot & 1:
                     columns_w.append(int(windows[slot]))
                     columns_p.append(second_position)
+                    slots.append(slot)
     as_array = lambda values: np.array(values, dtype=np.int64)  # noqa: E731
-    return as_array(columns_w), as_array(columns_p), as_array(starts), as_array(cols_used)
+    return as_array(columns_w), as_array(columns_p), as_array(starts), as_array(cols_used), as_array(slots)
 
 
 def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, stsap: bool,
@@ -84,11 +88,11 @@ def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, sts
     out_spikes = compute_output_spikes(layer, activity)
 
     def plan(block_windows, first_window, last_window) -> PassTable | None:
-        columns_w, columns_p, starts, cols_used = plan_batches(activity, block_windows, array.cols, stsap)
+        columns_w, columns_p, starts, cols_used, slots = plan_batches(activity, block_windows, array.cols, stsap)
         if len(starts) == 0:
             return None
         return pass_table(activity, columns_w, columns_p, starts, layer.taps, first_window, last_window, block_windows,
-                          tailoring=False, cols_used=cols_used)
+                          tailoring=False, cols_used=cols_used, column_slots=slots)
 
     schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, tailoring=False)
     schedule.stats["mode"] = "ptb-stsap" if stsap else "ptb"

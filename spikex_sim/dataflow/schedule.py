@@ -77,6 +77,11 @@ class PassTable:
     spike_bits: np.ndarray  # input spike bits staged for the pass (tailored to active channels)
     input_spikes: np.ndarray  # spikes in the receptive fields of the pass's columns
     block_channels: int  # input channels active anywhere in this time block
+    # Chains: the columns of each neuron in a pass, in window order (for the LIF hand-off).
+    chain_slot: np.ndarray  # physical column of each chained column, chains one after another
+    chain_index: np.ndarray  # position of the column in its chain (0 = head)
+    chain_group: np.ndarray  # chain id of each chained column
+    chain_pass: np.ndarray  # pass of each chain
 
 
 @dataclass
@@ -93,12 +98,13 @@ class LayerSchedule:
 def pass_table(activity: LayerActivity, columns_w: np.ndarray, columns_p: np.ndarray,
                pass_starts: np.ndarray, taps: int, first_window: np.ndarray, last_window: np.ndarray,
                block_windows: np.ndarray, *, tailoring: bool = True,
-               cols_used: np.ndarray | None = None) -> PassTable:
+               cols_used: np.ndarray | None = None, column_slots: np.ndarray | None = None) -> PassTable:
     """Measure each pass of an ordered column list; `pass_starts` indexes its first columns.
 
     With `tailoring`, a row streams only the weights of input channels that spike in some
     column of the pass, and only those channels' spikes are staged; without it, the whole
-    fan-in. `cols_used` overrides the columns a pass occupies (idle slots included).
+    fan-in. `cols_used` overrides the columns a pass occupies (idle slots included), and
+    `column_slots` gives each column's physical position in its pass (default: list order).
     """
     column_count = len(columns_w)
     tws = activity.tws
@@ -125,6 +131,10 @@ def pass_table(activity: LayerActivity, columns_w: np.ndarray, columns_p: np.nda
     group_starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
     group_sizes = np.diff(np.append(group_starts, column_count))
     group_pass = pass_of_column[order][group_starts]
+    if column_slots is None:
+        column_slots = np.arange(column_count) - pass_starts[pass_of_column]
+    chain_group = np.repeat(np.arange(len(group_starts)), group_sizes)
+    chain_index = np.arange(column_count) - group_starts[chain_group]
     chain = np.zeros(len(pass_starts), dtype=np.int64)
     np.maximum.at(chain, group_pass, group_sizes)
 
@@ -142,22 +152,42 @@ def pass_table(activity: LayerActivity, columns_w: np.ndarray, columns_p: np.nda
         block_channels = channels
     occupied = lengths if cols_used is None else cols_used
     return PassTable(occupied.astype(np.int64), stream_len, chain, vmem_reads, vmem_writes, spike_bits,
-                     input_spikes.astype(np.int64), block_channels)
+                     input_spikes.astype(np.int64), block_channels, column_slots[order].astype(np.int64),
+                     chain_index, chain_group, group_pass)
+
+
+def lif_tails(table: PassTable, tws: int, handoff_cycles: int) -> np.ndarray:
+    """Return, per pass, the cycles from the last weight reaching column 0 to the last LIF end.
+
+    The PE in column `c` finishes integrating `c` cycles after column 0. A chain's first
+    window starts its TWS point updates then; each later window of the same neuron starts
+    when both its own integration and the hand-off of the previous window's final membrane
+    (`handoff_cycles` after that window ends) are done:
+    `end_j = max(slot_j, end_(j-1) + handoff) + tws`.
+    """
+    ends = np.zeros(len(table.chain_pass), dtype=np.int64)
+    for position in range(int(table.chain_index.max(initial=-1)) + 1):
+        members = np.flatnonzero(table.chain_index == position)
+        groups = table.chain_group[members]
+        slots = table.chain_slot[members]
+        start = slots if position == 0 else np.maximum(slots, ends[groups] + handoff_cycles)
+        ends[groups] = start + tws
+    tails = np.zeros(len(table.cols_used), dtype=np.int64)
+    np.maximum.at(tails, table.chain_pass, ends)
+    return tails
 
 
 def pass_compute_cycles(table: PassTable, rows_used: int, array: ArrayShape, tws: int) -> np.ndarray:
-    """Cycles of each pass: weight stream, systolic fill, and the LIF chain along the row.
+    """Cycles of each pass: weight stream, systolic skew, then the LIF chains along the rows.
 
     Each weight takes one cycle for all TWS points of a window (or TWS cycles when the PE
-    handles one point per cycle). The skew of a rows x cols systolic array adds
-    rows + cols - 2 cycles. The membrane update of step 2 runs point by point, and windows
-    of one neuron in the same pass wait for each other's final membrane, which costs
-    `chain * tws` update cycles plus one hand-off per link.
+    handles one point per cycle); weights enter row r at cycle r and move one column per
+    cycle, so the last row starts `rows_used - 1` cycles late. The membrane update of a
+    window runs point by point (TWS cycles) and waits for the previous window of the same
+    neuron (see `lif_tails`).
     """
     per_weight = 1 if array.point_parallel else tws
-    fill = (rows_used - 1) + (table.cols_used - 1)
-    lif = table.chain * tws + (table.chain - 1) * array.handoff_cycles
-    return table.stream_len * per_weight + fill + lif
+    return table.stream_len * per_weight + (rows_used - 1) + lif_tails(table, tws, array.handoff_cycles)
 
 
 def bits_to_bytes(bits):

@@ -64,7 +64,7 @@ def order_columns(activity: LayerActivity, windows: np.ndarray, mode: str, cols:
 
 
 def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, mode: str,
-              geometry: BufferGeometry) -> tuple[np.ndarray, LayerSchedule]:
+              geometry: BufferGeometry, **schedule_options) -> tuple[np.ndarray, LayerSchedule]:
     """Compute a layer's output spikes [T, M, Ho, Wo] and its SpikeX schedule."""
     activity = layer_activity(layer, spikes, tws)
     out_spikes = compute_output_spikes(layer, activity)
@@ -76,6 +76,6 @@ def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, mod
             return None
         return pass_table(activity, columns_w, columns_p, starts, layer.taps, first_window, last_window, block_windows)
 
-    schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan)
+    schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, **schedule_options)
     schedule.stats["mode"] = used_mode
     return out_spikes, schedule

@@ -32,12 +32,14 @@ def _neuron_window_bounds(activity: LayerActivity) -> tuple[np.ndarray, np.ndarr
 
 def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray, array: ArrayShape,
                    geometry: BufferGeometry, plan: PassPlanner, *, block_windows_max: int | None = None,
-                   tailoring: bool = True, skip_silent_blocks: bool = True) -> LayerSchedule:
+                   tailoring: bool = True, skip_silent_blocks: bool = True,
+                   cycle_model: Callable = pass_compute_cycles) -> LayerSchedule:
     """Group the layer's passes into double-buffered steps and count every transfer.
 
     `plan(block_windows)` returns the `PassTable` of one time block, or None when the block
     has no pass. `block_windows_max` caps the windows per time block (a dataflow that
-    refetches its weights at every window sets 1).
+    refetches its weights at every window sets 1). `cycle_model(table, rows_used, array, tws)`
+    returns each pass's cycles: the closed form by default, or the cycle-level reference.
     """
     tws = activity.tws
     windows = activity.windows
@@ -79,7 +81,7 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
         active_input_windows = int(activity.window_tags[block_windows].sum())
         for group in range(groups):
             rows_used = min(array.rows, out_channels - group * array.rows)
-            cycles = pass_compute_cycles(table, rows_used, array, tws)
+            cycles = cycle_model(table, rows_used, array, tws)
             traffic = _pass_traffic(table, rows_used, tws, weight_bits, vmem_bytes)
             group_weight_bytes = bits_to_bytes(rows_used * table.block_channels * layer.taps * weight_bits)
             lbuf_resident = group_weight_bytes <= geometry.lbuf_weights

@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     run.add_argument("--quiet", action="store_true", help="print no progress bar or summary")
 
+    compare = commands.add_parser("compare", help="ratios of latency, energy, EDP and traffic against the first run")
+    compare.add_argument("runs", nargs="+", type=Path, help="run folders; the first is the baseline")
+    compare.add_argument("--csv", type=Path, help="also write the comparison table to this CSV file")
+
     commands.add_parser("list-components", help="list every registered component type")
     describe = commands.add_parser("describe", help="print a component type's parameters and ports")
     describe.add_argument("type", help="component type name or module:Class")
@@ -160,7 +164,30 @@ def command_describe(args) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "list-components": command_list_components, "describe": command_describe}
+def command_compare(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from spikex_sim.compare import compare_runs
+
+    frame = compare_runs(args.runs)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)
+    table = Table(title=f"times better than {frame['config_name'].iloc[0]} (first run); mean per sample")
+    for column in ("run", "layer", "latency", "energy", "EDP", "DRAM bytes", "GLB bytes", "LBUF bytes"):
+        table.add_column(column, justify="right")
+    for _, row in frame.iterrows():
+        ratios = [row[f"{metric}_ratio"] for metric in ("latency_cycles", "energy_pj", "edp_js", "dram_bytes",
+                                                        "glb_bytes", "lbuf_bytes")]
+        table.add_row(row["config_name"], row["layer"], *(f"{value:.2f}x" for value in ratios))
+    console.print(table)
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+    return 0
+
+
+COMMANDS = {"run": command_run, "compare": command_compare, "list-components": command_list_components, "describe": command_describe}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,11 +77,15 @@ class NTWUArray(PEArray):
 class SpikeXArray(NTWUArray):
     type_name = "SpikeXArray"
     summary = "SpikeX array: active NTWUs dispatched in temporal- or spatial-density mode, tailored weights."
-    mode = Param(str, "auto", "dispatch mode: temporal, spatial, or auto (chosen per layer)", choices=spikex.MODES)
+    mode = Param(str, "auto", "dispatch mode: temporal, spatial, or auto (the rule below)", choices=spikex.MODES)
+    switch = Param(str, "layer", "where mode auto decides: once per layer, or per time block", choices=spikex.SWITCHES)
+    packing = Param(str, "order", "spatial-mode packing: order (window-major, positions in order) or similar "
+                                  "(positions sorted by their active input channels)", choices=spikex.PACKINGS)
 
     def run_layer(self, layer, spikes, tws, geometry):
         """Compute the layer's output spikes and the schedule of steps that produced them."""
-        return spikex.run_layer(layer, spikes, tws, self.shape(), self.mode, geometry)
+        return spikex.run_layer(layer, spikes, tws, self.shape(), self.mode, geometry, switch=self.switch,
+                                packing=self.packing)
 
 
 class PTBArray(NTWUArray):
@@ -127,5 +131,5 @@ class SpikeXArrayCycleLevel(SpikeXArray):
     summary = "SpikeX array stepped cycle by cycle: the slow reference for the transaction-level model."
 
     def run_layer(self, layer, spikes, tws, geometry):
-        return spikex.run_layer(layer, spikes, tws, self.shape(), self.mode, geometry,
-                                cycle_model=cycle_level.pass_cycles)
+        return spikex.run_layer(layer, spikes, tws, self.shape(), self.mode, geometry, switch=self.switch,
+                                packing=self.packing, cycle_model=cycle_level.pass_cycles)

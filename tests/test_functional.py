@@ -24,6 +24,7 @@ GEOMETRY = BufferGeometry(glb_spikes=8000, glb_weights=10000, glb_vmem=5000, lbu
     ["system.array={type: PTBArray, tws: 3}"],
     ["system.array={type: TimeSerialArray}"],
     ["system.array={type: DenseSystolicArray, dataflow: ws}"],
+    ["system.array.switch=block", "system.array.packing=similar", "system.array.tws=2"],
 ])
 def test_real_recordings_match_reference(default_config, overrides):
     config = load_config(default_config, overrides)

@@ -33,19 +33,34 @@ from spikex_sim.workload.model import Layer
 MODES = ("auto", "temporal", "spatial")
 
 
-def choose_mode(activity: LayerActivity, cols: int, mode: str) -> str:
-    """Return the dispatch mode of a layer ('temporal' or 'spatial') for the `auto` rule."""
+SWITCHES = ("layer", "block")
+PACKINGS = ("order", "similar")
+
+
+def choose_mode(activity: LayerActivity, cols: int, mode: str, windows: np.ndarray | None = None) -> str:
+    """Return the dispatch mode ('temporal' or 'spatial') for the `auto` rule.
+
+    Temporal when the neurons with any active window have on average more active windows
+    than the array has columns (within `windows`, or the whole layer), else spatial.
+    """
     if mode != "auto":
         return mode
-    per_neuron = activity.ntwu_tags.sum(axis=0)
+    tags = activity.ntwu_tags if windows is None else activity.ntwu_tags[windows]
+    per_neuron = tags.sum(axis=0)
     busy = per_neuron[per_neuron > 0]
     if busy.size == 0:
         return "spatial"
     return "temporal" if busy.mean() > cols else "spatial"
 
 
-def order_columns(activity: LayerActivity, windows: np.ndarray, mode: str, cols: int):
-    """Return the NTWU columns (window, position) of a time block and the pass starts."""
+def order_columns(activity: LayerActivity, windows: np.ndarray, mode: str, cols: int, packing: str = "order"):
+    """Return the NTWU columns (window, position) of a time block and the pass starts.
+
+    With `packing: similar`, spatial mode orders the positions of each window by their
+    active input channels, so the columns of a pass tend to need the same weights and the
+    tailored weight stream gets shorter. Windows stay in time order either way, as the
+    membrane of a neuron must pass from one window to the next.
+    """
     tags = activity.ntwu_tags[windows]  # [nw, P]
     if mode == "temporal":
         positions, local_windows = np.nonzero(tags.T)  # position-major, windows in order
@@ -59,23 +74,35 @@ def order_columns(activity: LayerActivity, windows: np.ndarray, mode: str, cols:
         local_windows, positions = np.nonzero(tags)  # window-major
         columns_w = windows[local_windows]
         columns_p = positions
+        if packing == "similar" and len(positions):
+            signatures = np.packbits(activity.channel_tags[columns_w, columns_p], axis=1)
+            keys = [signatures[:, byte] for byte in range(signatures.shape[1] - 1, -1, -1)]
+            order = np.lexsort((*keys, columns_w))
+            columns_w, columns_p = columns_w[order], columns_p[order]
         starts = np.arange(0, len(positions), cols)
     return columns_w.astype(np.int64), columns_p.astype(np.int64), starts.astype(np.int64)
 
 
 def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, mode: str,
-              geometry: BufferGeometry, **schedule_options) -> tuple[np.ndarray, LayerSchedule]:
-    """Compute a layer's output spikes [T, M, Ho, Wo] and its SpikeX schedule."""
+              geometry: BufferGeometry, *, switch: str = "layer", packing: str = "order",
+              **schedule_options) -> tuple[np.ndarray, LayerSchedule]:
+    """Compute a layer's output spikes [T, M, Ho, Wo] and its SpikeX schedule.
+
+    `switch` says where the `auto` rule picks the mode: once per layer, or per time block.
+    """
     activity = layer_activity(layer, spikes, tws)
     out_spikes = compute_output_spikes(layer, activity)
-    used_mode = choose_mode(activity, array.cols, mode)
+    layer_mode = choose_mode(activity, array.cols, mode)
+    modes_used: dict[str, int] = {}
 
     def plan(block_windows, first_window, last_window):
-        columns_w, columns_p, starts = order_columns(activity, block_windows, used_mode, array.cols)
+        block_mode = choose_mode(activity, array.cols, mode, block_windows) if switch == "block" else layer_mode
+        columns_w, columns_p, starts = order_columns(activity, block_windows, block_mode, array.cols, packing)
         if len(starts) == 0:
             return None
+        modes_used[block_mode] = modes_used.get(block_mode, 0) + 1
         return pass_table(activity, columns_w, columns_p, starts, layer.taps, first_window, last_window, block_windows)
 
     schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, **schedule_options)
-    schedule.stats["mode"] = used_mode
+    schedule.stats["mode"] = layer_mode if switch == "layer" else "+".join(sorted(modes_used)) or layer_mode
     return out_spikes, schedule

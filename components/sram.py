@@ -1,8 +1,9 @@
 """An on-chip SRAM buffer with fixed partitions per data type and double buffering.
 
 Each data type (input spikes, weights, membrane potentials, output spikes) owns a fixed
-share of the capacity. Half of each share serves the array while the other half is being
-filled, so a block is resident when it fits half its share. Every transfer is counted in
+share of the capacity. For streamed data, half of a share serves the array while the other
+half is being filled, so a block is resident when it fits half its share. Membrane
+potentials are updated in place and need no second half. Every transfer is counted in
 accesses of `width` bits, and the buffer serves `ports` accesses per cycle.
 """
 
@@ -35,7 +36,7 @@ class SRAMBuffer(SRAMModel):
     size = Param(int, "54KB", "capacity", unit="bytes", min_value=0, min_exclusive=True)
     width = Param(int, "64bit", "bits per access (one row of the array)", unit="bits", min_value=8)
     ports = Param(int, 2, "accesses served per cycle", min_value=1, max_value=64)
-    partitions = Param(dict, {"spikes": 0.3, "weights": 0.4, "vmem": 0.2, "spikes_out": 0.1},
+    partitions = Param(dict, {"spikes": 0.3, "weights": 0.35, "vmem": 0.25, "spikes_out": 0.1},
                        "share of the capacity owned by each data type (spikes, weights, vmem, spikes_out)",
                        check=_check_partitions)
 
@@ -56,8 +57,11 @@ class SRAMBuffer(SRAMModel):
 
     def partition_bytes(self, data_type: str) -> int:
         """Return half of the data type's share (the other half is the double buffer)."""
-        share = self.partitions.get(data_type, 0)
-        return int(int(self.size) * share) // 2
+        return self.share_bytes(data_type) // 2
+
+    def share_bytes(self, data_type: str) -> int:
+        """Return the data type's whole share of the capacity."""
+        return int(int(self.size) * self.partitions.get(data_type, 0))
 
     def accesses(self, byte_counts: np.ndarray) -> np.ndarray:
         return -(-np.asarray(byte_counts, dtype=np.int64) // self.word_bytes)

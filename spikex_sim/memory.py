@@ -29,11 +29,11 @@ class LevelCounts:
 
 
 def buffer_geometry(system: System, weight_bits: int, membrane_bits: int) -> BufferGeometry:
-    """Return the half-partition capacities the dataflow may fill."""
+    """Return the capacities the dataflow may fill: half shares, and the whole membrane share."""
     glb, lbuf = system.glb, system.lbuf
     return BufferGeometry(
         glb_spikes=glb.partition_bytes("spikes"), glb_weights=glb.partition_bytes("weights"),
-        glb_vmem=glb.partition_bytes("vmem"), lbuf_spikes=lbuf.partition_bytes("spikes"),
+        glb_vmem=glb.share_bytes("vmem"), lbuf_spikes=lbuf.partition_bytes("spikes"),
         lbuf_weights=lbuf.partition_bytes("weights"), weight_bits=weight_bits, membrane_bits=membrane_bits,
     )
 

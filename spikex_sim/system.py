@@ -40,6 +40,9 @@ class SRAMModel(Component):
     def partition_bytes(self, data_type: str) -> int:
         raise NotImplementedError
 
+    def share_bytes(self, data_type: str) -> int:
+        raise NotImplementedError
+
     def accesses(self, byte_counts: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -53,6 +56,8 @@ class PEArray(Component):
     abstract = True
     type_name = "PEArray"
     upstream = Port("array", "weights and spikes from the local buffer", peer_role="buffer")
+    #: True for arrays that multiply real-valued inputs by weights; spiking arrays only add.
+    accepts_analog_input = False
 
 
 class Encoder(Component):
@@ -60,6 +65,8 @@ class Encoder(Component):
 
     abstract = True
     type_name = "Encoder"
+    #: True for encoders whose output holds real values rather than binary spikes.
+    analog_output = False
 
     def encode(self, sample, *, timesteps: int, shape: tuple[int, int, int], rng: np.random.Generator,
                source: str) -> np.ndarray:
@@ -72,8 +79,15 @@ class Dataset(Component):
     abstract = True
     type_name = "Dataset"
 
+    #: True for data sets whose samples carry every layer's activity (ActivitySample).
+    gives_activity = False
+
     def load(self, base_dir, limit: int | None) -> list:
         raise NotImplementedError
+
+    def for_model(self, samples: list, model, timesteps: int, seed: int, limit: int | None) -> list:
+        """Return the samples checked or completed against the loaded model; the default keeps them."""
+        return samples
 
 
 class ModelSource(Component):
@@ -92,6 +106,16 @@ class Workload(Component):
     model = Child(ModelSource, "the spiking network and its trained weights", default_type="SNNModelFile")
     dataset = Child(Dataset, "the labelled input samples", default_type="NMNISTRecordings")
     encoder = Child(Encoder, "turns each sample into spikes", default_type="EventBinning")
+
+    def validate(self) -> None:
+        """Reject an activity data set without the encoder that replays it, and the reverse."""
+        replays = getattr(self.encoder, "replays_activity", False)
+        if self.dataset.gives_activity and not replays:
+            raise ValueError(f"data set {self.dataset.type_name} gives per-layer activity; set workload.encoder.type "
+                             "to ActivityReplay")
+        if replays and not self.dataset.gives_activity:
+            raise ValueError(f"encoder ActivityReplay needs a data set with per-layer activity (RecordedActivity or "
+                             f"SyntheticActivity), not {self.dataset.type_name}")
 
 
 class System(Component):

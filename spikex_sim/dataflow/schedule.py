@@ -44,7 +44,10 @@ WRITE_BACK_KEYS = frozenset({("pe", "glb", "vmem"), ("pe", "glb", "spikes_out"),
 
 @dataclass(frozen=True)
 class BufferGeometry:
-    """Capacities (bytes) of one half of each double-buffered partition, and data widths."""
+    """Capacities (bytes) of one half of each double-buffered partition, and data widths.
+
+    `glb_vmem` is the whole membrane share: membranes are updated in place.
+    """
 
     glb_spikes: int
     glb_weights: int

@@ -9,6 +9,7 @@ layer's spike counts classify the sample.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,11 +23,11 @@ import simpy
 from spikex_sim import __version__
 from spikex_sim.config import RunConfig
 from spikex_sim.dataflow.schedule import TRAFFIC_KEYS
-from spikex_sim.energy import EnergyTable
-from spikex_sim.errors import ConfigError, SimulationError
+from spikex_sim.errors import ConfigError
+from spikex_sim.evaluate import energy_rows as _energy_rows_for, search_tws
 from spikex_sim.kernel import Kernel, analytic_latency, run_steps
-from spikex_sim.memory import SRAM_LEVELS, buffer_geometry, count_levels
-from spikex_sim.workload.model import Model
+from spikex_sim.memory import buffer_geometry, count_levels
+from spikex_sim.workload.activity_io import ActivitySample, active_window_fraction, input_fan_out, spike_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -41,53 +42,6 @@ class RunResult:
     layer_spikes: list[list[np.ndarray]] = field(default_factory=list)
 
 
-def _energy_rows(system, table: EnergyTable, model: Model, layer_index: int, levels, counts: dict,
-                 latency_cycles: int) -> list[dict]:
-    layer = model.layers[layer_index]
-    membrane_bits = layer.neuron.membrane_bits
-    rows = []
-
-    def add(component: str, action: str, count: int, unit_pj: float) -> None:
-        rows.append({"component": component, "action": action, "count": int(count),
-                     "energy_per_action_pj": float(unit_pj), "energy_pj": float(count) * float(unit_pj)})
-
-    burst_bits = int(system.dram.burst) * 8
-    dram_read_bursts = sum(int(levels.dram_bursts[:, i].sum()) for i, key in enumerate(TRAFFIC_KEYS) if key[0] == "dram")
-    dram_write_bursts = sum(int(levels.dram_bursts[:, i].sum()) for i, key in enumerate(TRAFFIC_KEYS) if key[1] == "dram")
-    add("dram", "read_burst", dram_read_bursts, table.dram_pj_per_bit * burst_bits)
-    add("dram", "write_burst", dram_write_bursts, table.dram_pj_per_bit * burst_bits)
-    for level in SRAM_LEVELS:
-        buffer = getattr(system, level)
-        unit = table.sram_access_pj(int(buffer.size), int(buffer.width))
-        add(level, "read", int(levels.reads[level].sum()), unit)
-        add(level, "write", int(levels.writes[level].sum()), unit)
-    add("array", "accumulate", counts["pe.accumulate"], table.add_pj(membrane_bits))
-    add("array", "weight_register", counts["pe.weight_register"], table.register_pj_per_access)
-    add("array", "membrane_update", counts["pe.membrane_update"], table.add_pj(membrane_bits))
-    add("array", "compare", counts["pe.compare"], table.compare_pj)
-    for component in ("dram", "glb", "lbuf", "array"):
-        # leakage: mW x s = 1e-3 J = 1e9 pJ per (mW s)
-        add(component, "leakage_cycle", latency_cycles, table.leakage_mw[component] * 1e9 / float(system.clock))
-    return rows
-
-
-def _search_tws(system, table, model, layer_index, layer_input, geometry, timesteps) -> int:
-    """Return the window size with the lowest EDP for one layer on this input (ties: smaller)."""
-    array = system.array
-    layer = model.layers[layer_index]
-    best_size, best_edp = None, None
-    for size in array.tws_candidates(timesteps):
-        _, schedule = array.run_layer(layer, layer_input, size, geometry)
-        levels = count_levels(system, schedule.traffic)
-        latency = analytic_latency(schedule.compute_cycles, levels.memory_cycles)
-        energy = sum(row["energy_pj"] for row in _energy_rows(system, table, model, layer_index, levels,
-                                                              schedule.counts, latency))
-        edp = energy * latency
-        if best_edp is None or edp < best_edp:
-            best_size, best_edp = size, edp
-    return best_size
-
-
 def simulate(config: RunConfig, *, samples: int | None = None,
              progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Simulate every sample of the configured workload; return the trace tables."""
@@ -97,7 +51,12 @@ def simulate(config: RunConfig, *, samples: int | None = None,
     table = config.energy.load(config.base_dir)
     dataset = workload.dataset.load(config.base_dir, samples)
     timesteps = workload.timesteps
+    dataset = workload.dataset.for_model(dataset, model, timesteps, config.seed, samples)
     array = system.array
+    if workload.encoder.analog_output and not array.accepts_analog_input:
+        raise ConfigError(f"encoder {workload.encoder.type_name} gives real-valued input, but array "
+                          f"{array.type_name} takes binary spikes only; use a spike encoder such as PoissonRate",
+                          source=str(config.source), key="workload.encoder.type")
     layer_count = len(model.layers)
     tws_per_layer = [array.tws_for(index, layer_count) for index in range(layer_count)]
     for index, tws in enumerate(tws_per_layer):
@@ -126,12 +85,16 @@ def simulate(config: RunConfig, *, samples: int | None = None,
             sample_start = kernel.env.now
             per_layer = [spikes]
             sample_energy = 0.0
+            # Recorded or synthetic activity replaces the spikes computed from the weights.
+            replay = raw.layer_outputs if isinstance(raw, ActivitySample) else None
             for layer_index, layer in enumerate(model.layers):
+                if replay is not None:
+                    layer = dataclasses.replace(layer, recorded_output=replay[layer_index])
                 tws = tws_per_layer[layer_index]
                 layer_input = spikes if layer.kind == "conv" else spikes.reshape(spikes.shape[0], -1)
                 if tws == "search":
                     # The first sample picks each layer's size; later samples reuse it.
-                    tws = _search_tws(system, table, model, layer_index, layer_input, geometry, timesteps)
+                    tws = search_tws(system, table, layer, layer_input, geometry, timesteps)
                     tws_per_layer[layer_index] = tws
                     logger.info("layer %s: window size %d has the lowest EDP", layer.name, tws)
                 out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry)
@@ -140,7 +103,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
                 yield from run_steps(kernel, f"sample{sample_index}.{layer.name}", dram_channel,
                                      schedule.compute_cycles, levels.memory_cycles)
                 latency = kernel.env.now - layer_start
-                energy_rows = _energy_rows(system, table, model, layer_index, levels, schedule.counts, latency)
+                energy_rows = _energy_rows_for(system, table, layer, levels, schedule.counts, latency)
                 layer_energy = sum(row["energy_pj"] for row in energy_rows)
                 sample_energy += layer_energy
                 _record_layer(records, sample_index, layer_index, layer, tws, schedule, levels, energy_rows,
@@ -205,6 +168,7 @@ def _record_layer(records, sample_index, layer_index, layer, tws, schedule, leve
         })
     in_spikes = int(layer_input.sum())
     out_count = int(out_spikes.sum())
+    activity = spike_metrics(layer_input.reshape(layer_input.shape[0], -1), input_fan_out(layer).reshape(-1))
     neurons = int(np.prod(layer.out_shape))
     steps = out_spikes.shape[0]
     pe_count = array.rows * array.cols
@@ -217,9 +181,11 @@ def _record_layer(records, sample_index, layer_index, layer, tws, schedule, leve
         "passes": schedule.passes, "ntwu_total": schedule.stats["ntwu_total"],
         "ntwu_active": schedule.stats["ntwu_active"],
         "active_ntwu_fraction": schedule.stats["ntwu_active"] / max(schedule.stats["ntwu_total"], 1),
+        "active_window_fraction": active_window_fraction(layer_input, tws),
         "input_spikes": in_spikes, "output_spikes": out_count,
+        "input_firing_rate": activity["firing_rate"],
         "output_firing_rate": out_count / max(neurons * steps, 1),
-        "synaptic_ops": schedule.counts["pe.accumulate"],
+        "synaptic_ops": activity["synaptic_ops"],
         "pe_utilization": schedule.stats["mapped_pe_cycles"] / max(pe_count * latency, 1),
         "energy_pj": layer_energy, "dram_bytes": level_bytes["dram"], "glb_bytes": level_bytes["glb"],
         "lbuf_bytes": level_bytes["lbuf"],

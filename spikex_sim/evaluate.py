@@ -1,0 +1,84 @@
+"""Cost of one layer on one system: energy rows, latency and EDP without running SimPy.
+
+The no-contention latency of a layer is the closed form of the double-buffered pipeline
+(`kernel.analytic_latency`), so sweeps, window-size searches and training loops can ask
+for a layer's cost cheaply; `spikex-sim run` executes the same steps in SimPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from spikex_sim.dataflow.schedule import TRAFFIC_KEYS, BufferGeometry, LayerSchedule
+from spikex_sim.energy import EnergyTable
+from spikex_sim.kernel import analytic_latency
+from spikex_sim.memory import SRAM_LEVELS, LevelCounts, count_levels
+from spikex_sim.system import System
+from spikex_sim.workload.model import Layer
+
+
+@dataclass
+class LayerCost:
+    """Latency, energy and EDP of one layer on one input, with the schedule behind them."""
+
+    latency_cycles: int
+    energy_pj: float
+    edp_js: float
+    out_spikes: np.ndarray
+    schedule: LayerSchedule
+    levels: LevelCounts
+
+
+def energy_rows(system: System, table: EnergyTable, layer: Layer, levels: LevelCounts, counts: dict,
+                latency_cycles: int) -> list[dict]:
+    """Bill every action of one layer run: one row per component and action."""
+    membrane_bits = layer.neuron.membrane_bits
+    rows = []
+
+    def add(component: str, action: str, count: int, unit_pj: float) -> None:
+        rows.append({"component": component, "action": action, "count": int(count),
+                     "energy_per_action_pj": float(unit_pj), "energy_pj": float(count) * float(unit_pj)})
+
+    burst_bits = int(system.dram.burst) * 8
+    dram_read_bursts = sum(int(levels.dram_bursts[:, i].sum()) for i, key in enumerate(TRAFFIC_KEYS) if key[0] == "dram")
+    dram_write_bursts = sum(int(levels.dram_bursts[:, i].sum()) for i, key in enumerate(TRAFFIC_KEYS) if key[1] == "dram")
+    add("dram", "read_burst", dram_read_bursts, table.dram_pj_per_bit * burst_bits)
+    add("dram", "write_burst", dram_write_bursts, table.dram_pj_per_bit * burst_bits)
+    for level in SRAM_LEVELS:
+        buffer = getattr(system, level)
+        unit = table.sram_access_pj(int(buffer.size), int(buffer.width))
+        add(level, "read", int(levels.reads[level].sum()), unit)
+        add(level, "write", int(levels.writes[level].sum()), unit)
+    add("array", "accumulate", counts["pe.accumulate"], table.add_pj(membrane_bits))
+    add("array", "weight_register", counts["pe.weight_register"], table.register_pj_per_access)
+    add("array", "membrane_update", counts["pe.membrane_update"], table.add_pj(membrane_bits))
+    add("array", "compare", counts["pe.compare"], table.compare_pj)
+    for component in ("dram", "glb", "lbuf", "array"):
+        # leakage: mW x s = 1e-3 J = 1e9 pJ per (mW s)
+        add(component, "leakage_cycle", latency_cycles, table.leakage_mw[component] * 1e9 / float(system.clock))
+    return rows
+
+
+def layer_cost(system: System, table: EnergyTable, layer: Layer, layer_input: np.ndarray, tws: int,
+               geometry: BufferGeometry) -> LayerCost:
+    """Run the system's array on one layer input and return its no-contention cost."""
+    out_spikes, schedule = system.array.run_layer(layer, layer_input, tws, geometry)
+    levels = count_levels(system, schedule.traffic)
+    latency = analytic_latency(schedule.compute_cycles, levels.memory_cycles)
+    energy = sum(row["energy_pj"] for row in energy_rows(system, table, layer, levels, schedule.counts, latency))
+    seconds = Fraction(latency) / system.clock
+    return LayerCost(latency, energy, energy * 1e-12 * float(seconds), out_spikes, schedule, levels)
+
+
+def search_tws(system: System, table: EnergyTable, layer: Layer, layer_input: np.ndarray, geometry: BufferGeometry,
+               timesteps: int) -> int:
+    """Return the window size with the lowest EDP for one layer on this input (ties: smaller)."""
+    best_size, best_edp = None, None
+    for size in system.array.tws_candidates(timesteps):
+        edp = layer_cost(system, table, layer, layer_input, size, geometry).edp_js
+        if best_edp is None or edp < best_edp:
+            best_size, best_edp = size, edp
+    return best_size

@@ -214,7 +214,9 @@ def _summary(tables, system, model, kernel, config) -> pd.DataFrame:
         "config_name": config.name, "samples": len(samples),
         "latency_cycles": latency_cycles, "latency_s": latency_s, "energy_pj": energy_pj,
         "edp_js": energy_pj * 1e-12 * latency_s,
-        "accuracy": float(samples["correct"].mean()) if len(samples) else float("nan"),
+        # Samples without a label (label -1, e.g. synthetic activity) do not count toward accuracy.
+        "accuracy": float(samples["correct"][samples["label"] >= 0].mean()) if (samples["label"] >= 0).any()
+        else float("nan"),
         "total_latency_cycles": total_cycles, "total_energy_pj": total_energy,
         "memory_energy_pj": memory_energy / count,
         "arithmetic_energy_pj": float(energy[energy["component"] == "array"]["energy_pj"].sum()) / count,

@@ -30,7 +30,12 @@ def integrate_active(layer: Layer, activity: LayerActivity) -> np.ndarray:
 
 
 def compute_output_spikes(layer: Layer, activity: LayerActivity) -> np.ndarray:
-    """Return the layer's output spikes [T, M, Ho, Wo] computed from the active NTWUs."""
+    """Return the layer's output spikes [T, M, Ho, Wo] computed from the active NTWUs.
+
+    A layer with `recorded_output` (recorded or synthetic activity) returns those spikes.
+    """
+    if layer.recorded_output is not None:
+        return layer.recorded_output
     currents = integrate_active(layer, activity)
     steps, positions, out_channels = currents.shape
     out_flat, _ = lif_scan(currents.reshape(steps, -1), layer.neuron)

@@ -40,6 +40,29 @@ def read_nmnist(path: str | Path) -> np.ndarray:
     return events
 
 
+def to_event_array(raw: np.ndarray, source: str) -> np.ndarray:
+    """Convert a structured array with fields x, y, t, p into EVENT_DTYPE.
+
+    Timestamps must be integers (microseconds). Polarity 1 is ON; 0 and -1 are OFF, because
+    event-vision libraries use both conventions.
+    """
+    names = raw.dtype.names or ()
+    missing = [name for name in ("x", "y", "t", "p") if name not in names]
+    if missing:
+        raise ConfigError(f"event array lacks fields {missing}; it must be a structured array with fields x, y, t "
+                          f"(microseconds) and p, got fields {list(names)}", source=source)
+    for name in ("x", "y", "t"):
+        if not np.issubdtype(raw.dtype[name], np.integer):
+            raise ConfigError(f"field {name!r} must hold integers, got {raw.dtype[name]}", source=source)
+    polarity = raw["p"].astype(np.int64)
+    if polarity.size and not np.isin(polarity, (-1, 0, 1)).all():
+        raise ConfigError(f"polarity values {np.unique(polarity)[:5].tolist()} are not 0/1 or -1/1", source=source)
+    events = np.empty(raw.shape[0] if raw.ndim else 0, dtype=EVENT_DTYPE)
+    events["x"], events["y"], events["t"] = raw["x"], raw["y"], raw["t"]
+    events["p"] = polarity > 0
+    return events
+
+
 def check_events(events: np.ndarray, height: int, width: int, source: str) -> None:
     """Reject events outside the sensor or with timestamps that go backwards."""
     if len(events) == 0:
@@ -88,6 +111,22 @@ def bin_events_by_count(
     spikes = np.zeros((timesteps, 2, height, width), dtype=np.uint8)
     count = len(events)
     steps = (np.arange(count, dtype=np.int64) * timesteps) // max(count, 1)
+    spikes[steps, events["p"].astype(np.int64), events["y"].astype(np.int64), events["x"].astype(np.int64)] = 1
+    return spikes
+
+
+def bin_events_into_span(events: np.ndarray, timesteps: int, height: int, width: int) -> np.ndarray:
+    """Split the recording's own span, first to last event, into `timesteps` equal bins.
+
+    Event `i` goes to step `(t_i - t_first) * T // (t_last - t_first + 1)`. Returns uint8
+    spikes `[T, 2, height, width]`.
+    """
+    spikes = np.zeros((timesteps, 2, height, width), dtype=np.uint8)
+    if len(events) == 0:
+        return spikes
+    first = int(events["t"].min())
+    span = int(events["t"].max()) - first + 1
+    steps = ((events["t"].astype(np.int64) - first) * timesteps) // span
     spikes[steps, events["p"].astype(np.int64), events["y"].astype(np.int64), events["x"].astype(np.int64)] = 1
     return spikes
 

@@ -65,6 +65,9 @@ class Layer:
     neuron: NeuronParams
     notes: str = ""
     stride_w: int | None = None  # column stride when it differs from `stride` (the row stride)
+    # Output spikes [T, M, Ho, Wo] given from outside (recorded or synthetic activity); when
+    # set, the arrays use them in place of the LIF output computed from the weights.
+    recorded_output: np.ndarray | None = None
 
     @property
     def strides(self) -> tuple[int, int]:
@@ -126,8 +129,13 @@ def _require(mapping: dict, key: str, kind: type, source: str, where: str):
     return value
 
 
-def load_model(path: str | Path, *, fire: str, reset: str, membrane_bits: int) -> Model:
-    """Load a model file and its weight file, checking every shape against the layer list."""
+def load_model(path: str | Path, *, fire: str, reset: str, membrane_bits: int,
+               weights_seed: int | None = None) -> Model:
+    """Load a model file and its weight file, checking every shape against the layer list.
+
+    With `weights_seed`, the weights and neuron parameters are generated from that seed
+    (untrained, see `spikex_sim.workload.zoo`) and the weight file is neither needed nor read.
+    """
     path = Path(path)
     source = str(path)
     try:
@@ -148,9 +156,19 @@ def load_model(path: str | Path, *, fire: str, reset: str, membrane_bits: int) -
     input_shape = spec.get("input_shape")
     if not (isinstance(input_shape, list) and len(input_shape) == 3 and all(isinstance(v, int) and v > 0 for v in input_shape)):
         raise ConfigError("input_shape must be [C, H, W] with positive integers", source=source, key="input_shape")
-    weights_name = _require(spec, "weights", str, source, "model")
-    weights_path = (path.parent / weights_name).resolve()
-    arrays = _load_weights(weights_path)
+    if weights_seed is None:
+        weights_name = _require(spec, "weights", str, source, "model")
+        weights_path = (path.parent / weights_name).resolve()
+        arrays = _load_weights(weights_path)
+        generate = None
+    else:
+        from spikex_sim.workload.zoo import random_layer_arrays
+
+        weights_path = Path(f"seed-{weights_seed}")
+        arrays = {}
+
+        def generate(name, index, weight_shape):
+            return random_layer_arrays(name, index, weight_shape, weights_seed)
     layer_specs = spec.get("layers")
     if not isinstance(layer_specs, list) or not layer_specs:
         raise ConfigError("'layers' must be a non-empty list", source=source, key="layers")
@@ -158,11 +176,17 @@ def load_model(path: str | Path, *, fire: str, reset: str, membrane_bits: int) -
     layers: list[Layer] = []
     shape = tuple(input_shape)
     for index, layer_spec in enumerate(layer_specs):
-        layer = _build_layer(layer_spec, index, shape, arrays, source, str(weights_path), fire, reset, membrane_bits)
+        layer = _build_layer(layer_spec, index, shape, arrays, source, str(weights_path), fire, reset, membrane_bits,
+                             generate)
         layers.append(layer)
         shape = layer.out_shape
-    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    if weights_seed is None:
+        digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    else:
+        digest = hashlib.sha256(f"spikex_sim.workload.zoo seed {weights_seed}".encode()).hexdigest()
     metadata = {key: arrays[key].item() for key in ("test_accuracy", "seed") if key in arrays}
+    if weights_seed is not None:
+        metadata["untrained_weights_seed"] = weights_seed
     return Model(str(spec.get("name", path.stem)), tuple(input_shape), layers, source, weights_path, digest, metadata)
 
 
@@ -176,7 +200,8 @@ def _load_weights(weights_path: Path) -> dict[str, np.ndarray]:
         raise ConfigError(f"cannot read weight file ({error}); it must be a numpy .npz archive", source=str(weights_path)) from None
 
 
-def _build_layer(layer_spec, index, in_shape, arrays, source, weights_source, fire, reset, membrane_bits) -> Layer:
+def _build_layer(layer_spec, index, in_shape, arrays, source, weights_source, fire, reset, membrane_bits,
+                 generate=None) -> Layer:
     where = f"layers[{index}]"
     if not isinstance(layer_spec, dict):
         raise ConfigError("each layer must be a mapping", source=source, key=where)
@@ -220,6 +245,8 @@ def _build_layer(layer_spec, index, in_shape, arrays, source, weights_source, fi
         out_shape = (out_features, 1, 1)
         weight_shape = (out_features, channels * height * width)
 
+    if generate is not None:
+        arrays.update(generate(name, index, weight_shape))
     weight = arrays.get(f"{name}.weight")
     if weight is None:
         raise ConfigError(f"no array '{name}.weight' for layer {name}; retrain or fix the layer name", source=weights_source)

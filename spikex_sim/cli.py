@@ -1,4 +1,4 @@
-"""The `spikex-sim` command: run, list-components, describe.
+"""The `spikex-sim` command: run, compare, export-nir, list-components, describe.
 
 User mistakes (`ConfigError`) print one line on stderr and exit with code 2; internal
 faults print a traceback and exit with code 1. `--debug` shows tracebacks for both.
@@ -68,10 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("runs", nargs="+", type=Path, help="run folders; the first is the baseline")
     compare.add_argument("--csv", type=Path, help="also write the comparison table to this CSV file")
 
+    export = commands.add_parser("export-nir", help="write the config's model as a NIR graph (.nir)")
+    export.add_argument("config", type=Path, help="YAML config file whose workload.model to export")
+    export.add_argument("out", type=Path, help="NIR file to write")
+    export.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value by its dotted path")
+    export.add_argument("--dt", type=_positive_float, default=1e-4,
+                        help="time step in seconds that expresses the leak as tau = dt / (1 - leak) "
+                             "(default 1e-4, as snnTorch)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
     commands.add_parser("list-components", help="list every registered component type")
     describe = commands.add_parser("describe", help="print a component type's parameters and ports")
     describe.add_argument("type", help="component type name or module:Class")
     return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def _safe_name(name: str) -> str:
@@ -187,7 +207,23 @@ def command_compare(args) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "compare": command_compare, "list-components": command_list_components, "describe": command_describe}
+def command_export_nir(args) -> int:
+    from spikex_sim.config import load_config
+    from spikex_sim.workload.nir_io import write_nir_model
+
+    if args.out.exists() and not args.overwrite:
+        raise ConfigError("file already exists; pass --overwrite or choose another path", source=str(args.out))
+    config = load_config(args.config, args.overrides)
+    model = config.workload.model.load(config.base_dir)
+    write_nir_model(model, args.out, dt=args.dt)
+    print(f"wrote {args.out}: {len(model.layers)} layers of {model.name}; to get the same spikes back, read it with "
+          f"type NIRModel, quantization: integer, leak_conversion: linear, dt: {args.dt:g}s"
+          + (", reset: subtract" if any(layer.neuron.reset == "subtract" for layer in model.layers) else ""))
+    return 0
+
+
+COMMANDS = {"run": command_run, "compare": command_compare, "list-components": command_list_components,
+            "describe": command_describe, "export-nir": command_export_nir}
 
 
 def main(argv: list[str] | None = None) -> int:

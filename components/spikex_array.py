@@ -78,14 +78,16 @@ class SpikeXArray(NTWUArray):
     type_name = "SpikeXArray"
     summary = "SpikeX array: active NTWUs dispatched in temporal- or spatial-density mode, tailored weights."
     mode = Param(str, "auto", "dispatch mode: temporal, spatial, or auto (the rule below)", choices=spikex.MODES)
-    switch = Param(str, "layer", "where mode auto decides: once per layer, or per time block", choices=spikex.SWITCHES)
+    switch = Param(str, "block", "where mode auto decides: per time block (the pool a dispatcher sees) or once per "
+                                "layer", choices=spikex.SWITCHES)
     packing = Param(str, "order", "spatial-mode packing: order (window-major, positions in order) or similar "
                                   "(positions sorted by their active input channels)", choices=spikex.PACKINGS)
+    tailoring = Param(bool, True, "fetch and stream only the weights of input channels that spike (weight tailoring)")
 
     def run_layer(self, layer, spikes, tws, geometry):
         """Compute the layer's output spikes and the schedule of steps that produced them."""
         return spikex.run_layer(layer, spikes, tws, self.shape(), self.mode, geometry, switch=self.switch,
-                                packing=self.packing)
+                                packing=self.packing, tailoring=self.tailoring)
 
 
 class PTBArray(NTWUArray):
@@ -132,4 +134,4 @@ class SpikeXArrayCycleLevel(SpikeXArray):
 
     def run_layer(self, layer, spikes, tws, geometry):
         return spikex.run_layer(layer, spikes, tws, self.shape(), self.mode, geometry, switch=self.switch,
-                                packing=self.packing, cycle_model=cycle_level.pass_cycles)
+                                packing=self.packing, tailoring=self.tailoring, cycle_model=cycle_level.pass_cycles)

@@ -84,7 +84,7 @@ def order_columns(activity: LayerActivity, windows: np.ndarray, mode: str, cols:
 
 
 def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, mode: str,
-              geometry: BufferGeometry, *, switch: str = "layer", packing: str = "order",
+              geometry: BufferGeometry, *, switch: str = "layer", packing: str = "order", tailoring: bool = True,
               **schedule_options) -> tuple[np.ndarray, LayerSchedule]:
     """Compute a layer's output spikes [T, M, Ho, Wo] and its SpikeX schedule.
 
@@ -101,8 +101,10 @@ def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, mod
         if len(starts) == 0:
             return None
         modes_used[block_mode] = modes_used.get(block_mode, 0) + 1
-        return pass_table(activity, columns_w, columns_p, starts, layer.taps, first_window, last_window, block_windows)
+        return pass_table(activity, columns_w, columns_p, starts, layer.taps, first_window, last_window, block_windows,
+                          tailoring=tailoring)
 
-    schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, **schedule_options)
+    schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, tailoring=tailoring,
+                              **schedule_options)
     schedule.stats["mode"] = layer_mode if switch == "layer" else "+".join(sorted(modes_used)) or layer_mode
     return out_spikes, schedule

@@ -9,7 +9,8 @@ Recorded activity is an `.npz` archive with
   per index) first in either order, then the neuron axes `CHW` or `N`, for example `TBCHW`,
   `BTCHW`, `TBN`;
 - `input`: the input spikes of the first layer;
-- one array per layer, keyed by the layer name, holding that layer's output spikes;
+- one array per layer, keyed by the layer name, holding that layer's output spikes (or no
+  layer array at all: then the layers compute their spikes from the weights);
 - optionally `labels`: one integer class per sample.
 
 An array's neuron axes are either the layer's [C, H, W] (an fc layer's [N] or [N, 1, 1]) or
@@ -43,7 +44,7 @@ class ActivitySample:
     """One sample of given activity: the first layer's input and every layer's output spikes."""
 
     input: np.ndarray  # uint8 [T, C, H, W]
-    layer_outputs: list[np.ndarray]  # uint8 [T, *layer.out_shape] per layer
+    layer_outputs: list[np.ndarray] | None  # uint8 [T, *layer.out_shape] per layer; None: computed
 
 
 def parse_layout(layout: str, source: str) -> tuple[int, int]:
@@ -115,12 +116,14 @@ def recorded_samples(arrays: dict[str, np.ndarray], model: Model, timesteps: int
     unknown = sorted(set(arrays) - set(names) - set(RESERVED_KEYS))
     if unknown:
         raise ConfigError(f"arrays {unknown} match no layer; the model's layers are {names}", source=source)
+    given = [name for name in names if name in arrays]
     missing = [key for key in ["input", *names] if key not in arrays]
-    if missing:
-        raise ConfigError(f"missing arrays {missing}; give 'input' and one array per layer {names}", source=source)
+    if "input" in missing or (given and missing):
+        raise ConfigError(f"missing arrays {missing}; give 'input' and either one array per layer {names} or none",
+                          source=source)
     arranged = {"input": arrange_activity(arrays["input"], layout, model.input_shape, "conv", timesteps, source,
                                           "input")}
-    for layer in model.layers:
+    for layer in model.layers if given else []:
         arranged[layer.name] = arrange_activity(arrays[layer.name], layout, layer.out_shape, layer.kind, timesteps,
                                                 source, layer.name)
     batch = arranged["input"].shape[0]
@@ -130,16 +133,17 @@ def recorded_samples(arrays: dict[str, np.ndarray], model: Model, timesteps: int
                               source=source, key=key)
     labels = np.full(batch, -1, dtype=np.int64)
     if "labels" in arrays:
-        given = arrays["labels"].reshape(-1)
-        if given.size != batch or not np.issubdtype(given.dtype, np.integer):
-            raise ConfigError(f"'labels' must hold {batch} integers, got {given.size} of {given.dtype}",
+        label_array = arrays["labels"].reshape(-1)
+        if label_array.size != batch or not np.issubdtype(label_array.dtype, np.integer):
+            raise ConfigError(f"'labels' must hold {batch} integers, got {label_array.size} of {label_array.dtype}",
                               source=source, key="labels")
-        labels = given.astype(np.int64)
+        labels = label_array.astype(np.int64)
     if batch == 0:
         raise ConfigError("the arrays hold no samples (batch size 0)", source=source)
     count = batch if limit is None else min(limit, batch)
     return [(f"recorded{index}", ActivitySample(arranged["input"][index],
-                                                [arranged[name][index] for name in names]), int(labels[index]))
+                                                [arranged[name][index] for name in names] if given else None),
+             int(labels[index]))
             for index in range(count)]
 
 

@@ -1,8 +1,8 @@
 """Spike encoders: event-stream binning, and rate, latency and direct coding of images.
 
-`EventBinning` turns an event recording into binary spikes [T, 2, H, W] (channel 0 OFF,
-channel 1 ON): by time (T equal steps over a fixed duration), by window (T steps of a
-fixed length), by bins (the recording's own span split into T steps) or by count (equal
+`EventBinning` turns an event recording into binary spikes [T, 2, H, W], channel 0 OFF and
+channel 1 ON. It bins by time (T equal steps over a fixed duration), by window (T steps of
+a fixed length), by bins (the recording's own span split into T steps) or by count (equal
 numbers of events). Image encoders take intensities in [0, 1]: `PoissonRate` spikes with
 probability intensity x max_rate per step, `Latency` spikes once, earlier for brighter
 pixels, and `Direct` passes the intensities as real values (no spiking array accepts

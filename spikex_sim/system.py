@@ -65,7 +65,7 @@ class Encoder(Component):
 
     abstract = True
     type_name = "Encoder"
-    #: True for encoders whose output holds real values rather than binary spikes.
+    #: True for encoders that output real values rather than binary spikes.
     analog_output = False
 
     def encode(self, sample, *, timesteps: int, shape: tuple[int, int, int], rng: np.random.Generator,

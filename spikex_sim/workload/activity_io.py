@@ -18,9 +18,9 @@ one flat axis of C*H*W values in (C, H, W) order. With `timesteps: 1` the T axis
 left out, so a [B, N] array reads as [1, B, N]. Values must be 0 or 1.
 
 Synthetic activity draws, for every sample and layer, binary spikes with a target firing
-rate `r` and a temporal clustering `c` in [0, 1]: each neuron spikes only inside one burst
-of `L = round(T * (1 - c * (1 - r)))` consecutive steps (at a random start, wrapping past
-the last step), with probability `r * T / L` per step in the burst. `c = 0` gives
+rate `r` and a temporal clustering `c` in [0, 1]. Each neuron spikes only inside one burst
+of `L = round(T * (1 - c * (1 - r)))` consecutive steps, which starts at a random step and
+wraps past the last one, with probability `r * T / L` per step in the burst. `c = 0` gives
 independent spikes in every step; `c = 1` packs a neuron's spikes into as few steps as its
 rate allows. Every layer is drawn independently of its input.
 """
@@ -116,14 +116,14 @@ def recorded_samples(arrays: dict[str, np.ndarray], model: Model, timesteps: int
     unknown = sorted(set(arrays) - set(names) - set(RESERVED_KEYS))
     if unknown:
         raise ConfigError(f"arrays {unknown} match no layer; the model's layers are {names}", source=source)
-    given = [name for name in names if name in arrays]
+    recorded_layers = [name for name in names if name in arrays]
     missing = [key for key in ["input", *names] if key not in arrays]
-    if "input" in missing or (given and missing):
+    if "input" in missing or (recorded_layers and missing):
         raise ConfigError(f"missing arrays {missing}; give 'input' and either one array per layer {names} or none",
                           source=source)
     arranged = {"input": arrange_activity(arrays["input"], layout, model.input_shape, "conv", timesteps, source,
                                           "input")}
-    for layer in model.layers if given else []:
+    for layer in model.layers if recorded_layers else []:
         arranged[layer.name] = arrange_activity(arrays[layer.name], layout, layer.out_shape, layer.kind, timesteps,
                                                 source, layer.name)
     batch = arranged["input"].shape[0]
@@ -142,7 +142,7 @@ def recorded_samples(arrays: dict[str, np.ndarray], model: Model, timesteps: int
         raise ConfigError("the arrays hold no samples (batch size 0)", source=source)
     count = batch if limit is None else min(limit, batch)
     return [(f"recorded{index}", ActivitySample(arranged["input"][index],
-                                                [arranged[name][index] for name in names] if given else None),
+                                                [arranged[name][index] for name in names] if recorded_layers else None),
              int(labels[index]))
             for index in range(count)]
 

@@ -65,8 +65,8 @@ class Layer:
     neuron: NeuronParams
     notes: str = ""
     stride_w: int | None = None  # column stride when it differs from `stride` (the row stride)
-    # Output spikes [T, M, Ho, Wo] given from outside (recorded or synthetic activity); when
-    # set, the arrays use them in place of the LIF output computed from the weights.
+    # Output spikes [T, M, Ho, Wo] from recorded or synthetic activity. When set, the arrays
+    # use them in place of the LIF output computed from the weights.
     recorded_output: np.ndarray | None = None
 
     @property

@@ -1,8 +1,9 @@
 """NIR (Neuromorphic Intermediate Representation) import and export of spiking models.
 
-Import walks a NIR graph along its edges from the `Input` node to the `Output` node (node
-order in a file is alphabetical, not topological) and maps it onto the simulator's chain
-of conv/fc layers, each followed by integer LIF neurons (see `spikex_sim.workload.model`).
+Import walks a NIR graph along its edges from the `Input` node to the `Output` node,
+because node order in a file is alphabetical, not topological. It maps the graph onto the
+simulator's chain of conv/fc layers, each followed by integer LIF neurons (see
+`spikex_sim.workload.model`).
 
 Continuous-time parameters become one discrete step of length `dt` (NIR's equations are
 `tau dv/dt = (v_leak - v) + R I` for LIF and `dv/dt = R I` for IF):
@@ -63,7 +64,7 @@ def _nir():
 
 @dataclass(frozen=True)
 class ImportOptions:
-    """How continuous-time NIR parameters become the integer model."""
+    """Conversion settings from continuous-time NIR parameters to the integer model."""
 
     dt: float = SNNTORCH_DT
     leak_conversion: str = "linear"
@@ -245,15 +246,15 @@ def _walk_chain(graph, source: str) -> list[tuple[str, object]]:
             problem = "has no outgoing edge" if not following else f"branches to {sorted(following)}"
             raise ConfigError(f"node {current!r} {problem}; only a single chain from input to output can be "
                               "mapped (no branches, skips or recurrence)", source=source)
-        nxt = following[0]
-        if nxt in seen:
-            raise ConfigError(f"edge {current!r} -> {nxt!r} closes a loop; recurrent graphs are not supported",
+        next_name = following[0]
+        if next_name in seen:
+            raise ConfigError(f"edge {current!r} -> {next_name!r} closes a loop; recurrent graphs are not supported",
                               source=source)
-        if len(predecessors[nxt]) != 1:
-            raise ConfigError(f"node {nxt!r} has inputs from {sorted(predecessors[nxt])}; only a single chain "
+        if len(predecessors[next_name]) != 1:
+            raise ConfigError(f"node {next_name!r} has inputs from {sorted(predecessors[next_name])}; only a single chain "
                               "can be mapped", source=source)
-        chain.append(nxt)
-        seen.add(nxt)
+        chain.append(next_name)
+        seen.add(next_name)
     stray = sorted(set(nodes) - seen)
     if stray:
         raise ConfigError(f"nodes {stray} are not on the path from input to output", source=source)

@@ -8,9 +8,9 @@ spikes they compute from real inputs mean nothing.
 `python -m spikex_sim.workload.zoo` rewrites the shipped weight files (those under 1 MB)
 from seed 0; larger networks use `weights_seed` of the `SNNModelFile` model source.
 
-Per layer: weights are `round(normal(0, 40))` clipped to [-127, 127]; the leak is
-`leak_q = 230` (0.898 per step); the threshold is twice the standard deviation of one
-step's input current when a tenth of the fan-in spikes, `2 * 40 * sqrt(0.1 * fan_in)`.
+Per layer, the weights are `round(normal(0, 40))` clipped to [-127, 127] and the leak is
+`leak_q = 230` (0.898 per step). The threshold is twice the standard deviation of one
+step's input current when a tenth of the fan-in spikes: `2 * 40 * sqrt(0.1 * fan_in)`.
 """
 
 from __future__ import annotations

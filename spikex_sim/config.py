@@ -16,64 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from spikex_sim.component import build_component, load_builtin_components
 from spikex_sim.energy import EnergyModel
 from spikex_sim.errors import ConfigError
+from spikex_sim.safe_yaml import MAX_ALIASES, _StrictLoader, parse_yaml, read_text  # noqa: F401
 from spikex_sim.system import System, Workload
 
 TOP_LEVEL_KEYS = ("name", "description", "seed", "system", "workload", "energy")
-MAX_ALIASES = 100
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that rejects duplicate keys and bounds alias use (billion-laughs)."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self.alias_count = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self.alias_count += 1
-            if self.alias_count > MAX_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases; refusing to expand the document")
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.YAMLError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def parse_yaml(text: str, source: str) -> Any:
-    """Parse YAML text with the strict safe loader; raise `ConfigError` naming the file."""
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader derives from SafeLoader
-    except yaml.YAMLError as error:
-        message = " ".join(str(error).split())
-        raise ConfigError(f"invalid YAML: {message}", source=source) from None
 
 
 def read_config_file(path: str | Path) -> dict:
     """Read a config file into a mapping."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("config file not found; check the path", source=str(path)) from None
-    except IsADirectoryError:
-        raise ConfigError("is a folder, not a config file", source=str(path)) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"not UTF-8 text (byte {error.start}); save the file as UTF-8", source=str(path)) from None
-    data = parse_yaml(text, str(path))
+    data = parse_yaml(read_text(path, "config file"), str(path))
     if not isinstance(data, dict):
         raise ConfigError("a config file must be a mapping with 'system' and 'workload'", source=str(path))
     return data

@@ -17,15 +17,19 @@ Integer LIF semantics (one step, all arithmetic in int64):
 from __future__ import annotations
 
 import hashlib
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from spikex_sim.errors import ConfigError
+from spikex_sim.safe_yaml import load_yaml_file
 
 LEAK_SHIFT = 8
+MAX_WEIGHT_FILE_BYTES = 1 << 30
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 FIRE_CONDITIONS = (">=", ">")
 RESET_MODES = ("zero", "subtract")
 LAYER_KINDS = ("conv", "fc")
@@ -138,14 +142,9 @@ def load_model(path: str | Path, *, fire: str, reset: str, membrane_bits: int,
     """
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("model file not found; check workload.model.path", source=source) from None
-    try:
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"invalid YAML: {str(error).splitlines()[0]}", source=source) from None
+    if not path.exists():
+        raise ConfigError("model file not found; check workload.model.path", source=source)
+    spec = load_yaml_file(path, "model file")
     if not isinstance(spec, dict):
         raise ConfigError("a model file must be a mapping with 'input_shape', 'weights' and 'layers'", source=source)
     allowed = {"name", "input_shape", "weights", "layers", "description"}
@@ -154,7 +153,7 @@ def load_model(path: str | Path, *, fire: str, reset: str, membrane_bits: int,
             raise ConfigError(f"unknown key {key!r}; valid keys: {', '.join(sorted(allowed))}", source=source, key=key)
 
     input_shape = spec.get("input_shape")
-    if not (isinstance(input_shape, list) and len(input_shape) == 3 and all(isinstance(v, int) and v > 0 for v in input_shape)):
+    if not (isinstance(input_shape, list) and len(input_shape) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_shape)):
         raise ConfigError("input_shape must be [C, H, W] with positive integers", source=source, key="input_shape")
     if weights_seed is None:
         weights_name = _require(spec, "weights", str, source, "model")
@@ -191,13 +190,21 @@ def load_model(path: str | Path, *, fire: str, reset: str, membrane_bits: int,
 
 
 def _load_weights(weights_path: Path) -> dict[str, np.ndarray]:
+    source = str(weights_path)
     try:
+        # The sizes in the zip directory bound what decompressing can allocate (a zip bomb).
+        with zipfile.ZipFile(weights_path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+        if unpacked > MAX_WEIGHT_FILE_BYTES:
+            raise ConfigError(f"weight file unpacks to {unpacked} bytes, more than the {MAX_WEIGHT_FILE_BYTES} "
+                              "bytes accepted; is this the right file?", source=source)
         with np.load(weights_path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except FileNotFoundError:
-        raise ConfigError("weight file not found; check 'weights' in the model file", source=str(weights_path)) from None
-    except (ValueError, OSError) as error:
-        raise ConfigError(f"cannot read weight file ({error}); it must be a numpy .npz archive", source=str(weights_path)) from None
+        raise ConfigError("weight file not found; check 'weights' in the model file", source=source) from None
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise ConfigError(f"cannot read weight file ({type(error).__name__}: {error}); it must be a numpy .npz "
+                          "archive", source=source) from None
 
 
 def _build_layer(layer_spec, index, in_shape, arrays, source, weights_source, fire, reset, membrane_bits,
@@ -256,7 +263,14 @@ def _build_layer(layer_spec, index, in_shape, arrays, source, weights_source, fi
             source=weights_source,
         )
     if not np.issubdtype(weight.dtype, np.integer):
-        raise ConfigError(f"'{name}.weight' must hold integers (quantised weights), got {weight.dtype}", source=weights_source)
+        problem = ""
+        if np.issubdtype(weight.dtype, np.floating) and not np.isfinite(weight).all():
+            problem = " with NaN or infinite values"
+        raise ConfigError(f"'{name}.weight' must hold integers (quantised weights), got {weight.dtype}{problem}; "
+                          "quantise the weights before saving them", source=weights_source)
+    if weight.size and (int(weight.min()) < INT32_MIN or int(weight.max()) > INT32_MAX):
+        raise ConfigError(f"'{name}.weight' has values from {int(weight.min())} to {int(weight.max())}, outside "
+                          "32-bit signed integers; quantise the weights", source=weights_source)
     neuron = NeuronParams(
         threshold=_scalar(arrays, f"{name}.threshold", weights_source, minimum=1),
         leak_q=_scalar(arrays, f"{name}.leak_q", weights_source, minimum=0, maximum=1 << LEAK_SHIFT),

@@ -7,15 +7,19 @@ they pair with the `ActivityReplay` encoder (formats in spikex_sim.workload.acti
 from __future__ import annotations
 
 import gzip
+import re
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from spikex_sim.component import Param
 from spikex_sim.errors import ConfigError
+from spikex_sim.safe_yaml import read_text
 from spikex_sim.system import Dataset
 from spikex_sim.workload.activity_io import read_activity_file, recorded_samples, synthetic_sample
-from spikex_sim.workload.events import read_label_file, read_nmnist, to_event_array
+from spikex_sim.workload.events import MAX_LABEL_FILE_BYTES, read_label_file, read_nmnist, to_event_array
 
 
 class NMNISTRecordings(Dataset):
@@ -48,7 +52,7 @@ def read_idx(path: Path) -> np.ndarray:
         raw = gzip.decompress(path.read_bytes())
     except FileNotFoundError:
         raise ConfigError("IDX file not found; check the path", source=str(path)) from None
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise ConfigError(f"cannot decompress IDX file ({error})", source=str(path)) from None
     magic = int.from_bytes(raw[:4], "big")
     if magic == 2051:
@@ -75,22 +79,27 @@ class MNISTImages(Dataset):
     def load(self, base_dir: Path, limit: int | None) -> list[tuple[str, object, int]]:
         images = read_idx((base_dir / self.images).resolve())
         labels = read_idx((base_dir / self.labels).resolve())
+        if images.ndim != 3 or labels.ndim != 1:
+            raise ConfigError("expected an IDX image file (magic 2051) as images and an IDX label file "
+                              "(magic 2049) as labels; check the two paths", source=str((base_dir / self.images).resolve()))
+        if len(labels) != len(images):
+            raise ConfigError(f"{len(images)} images but {len(labels)} labels; the two files must belong together",
+                              source=str((base_dir / self.labels).resolve()))
         count = len(images) if limit is None else min(limit, len(images))
         return [(f"image{index}", images[index].astype(np.float64) / 255.0, int(labels[index])) for index in range(count)]
 
 
 def read_name_labels(path: Path) -> dict[str, int]:
     """Read `<name> <class>` lines (`#` starts a comment line) into a dict."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise ConfigError("label file not found; check workload.dataset.labels", source=str(path)) from None
+    if not path.exists():
+        raise ConfigError("label file not found; check workload.dataset.labels", source=str(path))
+    lines = read_text(path, "label file", max_bytes=MAX_LABEL_FILE_BYTES).splitlines()
     labels: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
-        if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+        if len(fields) != 2 or not re.fullmatch(r"-?[0-9]{1,18}", fields[1]):
             raise ConfigError(f"line {number} is not '<name> <class>': {line.strip()!r}", source=str(path))
         labels[fields[0]] = int(fields[1])
     return labels
@@ -127,7 +136,7 @@ class EventArrays(Dataset):
         try:
             with np.load(path, allow_pickle=False) as archive:
                 return sorted(archive.files)
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise ConfigError(f"cannot read .npz archive ({error})", source=str(path)) from None
 
     @staticmethod
@@ -139,7 +148,7 @@ class EventArrays(Dataset):
                     raw = archive[name]
             else:
                 raw = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
             raise ConfigError(f"cannot read event array ({error})", source=source) from None
         return to_event_array(raw, source)
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
 
 from spikex_sim.component import Component, Param
 from spikex_sim.errors import ConfigError
+from spikex_sim.safe_yaml import parse_yaml, read_text
 
 TABLE_KEYS = {"name", "node_nm", "version", "sources", "dram", "sram", "add_pj_by_bits", "register_pj_per_access",
               "compare_pj", "leakage_mw"}
@@ -77,6 +77,10 @@ def _number(data: dict, key: str, source: str, where: str) -> float:
     return float(value)
 
 
+def _is_positive_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
 def parse_energy_table(data, source: str) -> EnergyTable:
     """Validate a table mapping; every key is required and unknown keys are errors."""
     if not isinstance(data, dict):
@@ -98,20 +102,36 @@ def parse_energy_table(data, source: str) -> EnergyTable:
         raise ConfigError("sram must contain exactly reference_width_bits and points", source=source, key="sram")
     points = sram["points"]
     if not isinstance(points, list) or len(points) < 2 or not all(
-            isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in p) for p in points):
-        raise ConfigError("sram.points must be at least two [capacity_bytes, pJ] pairs", source=source, key="sram.points")
+            isinstance(p, list) and len(p) == 2 and all(_is_positive_number(v) for v in p) for p in points):
+        raise ConfigError("sram.points must be at least two [capacity_bytes, pJ] pairs of positive finite numbers",
+                          source=source, key="sram.points")
+    capacities = [int(size) for size, _ in points]
+    if len(set(capacities)) != len(capacities):
+        # Interpolation divides by the log ratio of neighbouring capacities, which is zero for equal ones.
+        raise ConfigError(f"sram.points lists a capacity twice ({sorted(capacities)}); give each capacity once",
+                          source=source, key="sram.points")
+    reference_width = sram["reference_width_bits"]
+    if isinstance(reference_width, bool) or not isinstance(reference_width, int) or reference_width < 1:
+        raise ConfigError(f"sram.reference_width_bits must be a positive integer, got {reference_width!r}",
+                          source=source, key="sram.reference_width_bits")
     adds = data["add_pj_by_bits"]
     if not isinstance(adds, dict) or not adds:
         raise ConfigError("add_pj_by_bits must map bit widths to pJ", source=source, key="add_pj_by_bits")
+    for bits in adds:
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
+            raise ConfigError(f"add_pj_by_bits keys must be positive bit widths, got {bits!r}", source=source,
+                              key="add_pj_by_bits")
     leakage = data["leakage_mw"]
     if not isinstance(leakage, dict):
         raise ConfigError("leakage_mw must map components to mW", source=source, key="leakage_mw")
     for component in ("dram", "glb", "lbuf", "array"):
         _number(leakage, component, source, "leakage_mw")
+    for component in leakage:
+        _number(leakage, component, source, "leakage_mw")
     return EnergyTable(
         name=str(data["name"]),
         dram_pj_per_bit=_number(dram, "access_pj_per_bit", source, "dram"),
-        sram_reference_width_bits=int(sram["reference_width_bits"]),
+        sram_reference_width_bits=reference_width,
         sram_points=tuple(sorted((int(size), float(pj)) for size, pj in points)),
         add_pj_by_bits={int(bits): _number(adds, bits, source, "add_pj_by_bits") for bits in adds},
         register_pj_per_access=_number(data, "register_pj_per_access", source, "table"),
@@ -138,13 +158,8 @@ class EnergyTableModel(EnergyModel):
             text, source = builtin.read_text(encoding="utf-8"), f"built-in energy table {self.table}"
         else:
             path = (base_dir / self.table).resolve()
-            try:
-                text, source = path.read_text(encoding="utf-8"), str(path)
-            except (FileNotFoundError, IsADirectoryError):
+            if not path.is_file():
                 raise ConfigError(f"energy table {self.table!r} is neither a built-in table nor a file",
-                                  source=str(path), key="energy.table") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"invalid YAML: {' '.join(str(error).split())}", source=source) from None
-        return parse_energy_table(data, source)
+                                  source=str(path), key="energy.table")
+            text, source = read_text(path, "energy table"), str(path)
+        return parse_energy_table(parse_yaml(text, source), source)

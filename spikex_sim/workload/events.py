@@ -6,14 +6,19 @@ into a binary spike tensor `[T, 2, H, W]`: channel 0 holds OFF events, channel 1
 and a pixel spikes in a step if at least one event of that polarity falls into the step.
 """
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from spikex_sim.errors import ConfigError
+from spikex_sim.safe_yaml import read_text
 
 EVENT_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
 NMNIST_BYTES_PER_EVENT = 5
+MAX_LABEL_FILE_BYTES = 64 * 1024 * 1024
+# A sample number or class: at most 18 ASCII digits, so that it fits a 64-bit integer.
+_DECIMAL = re.compile(r"[0-9]{1,18}")
 
 
 def read_nmnist(path: str | Path) -> np.ndarray:
@@ -57,6 +62,11 @@ def to_event_array(raw: np.ndarray, source: str) -> np.ndarray:
     polarity = raw["p"].astype(np.int64)
     if polarity.size and not np.isin(polarity, (-1, 0, 1)).all():
         raise ConfigError(f"polarity values {np.unique(polarity)[:5].tolist()} are not 0/1 or -1/1", source=source)
+    for name in ("x", "y"):
+        # EVENT_DTYPE stores coordinates as int16, and a wider value would wrap into the sensor.
+        if raw[name].size and (int(raw[name].min()) < 0 or int(raw[name].max()) > np.iinfo(np.int16).max):
+            raise ConfigError(f"field {name!r} has values from {int(raw[name].min())} to {int(raw[name].max())}, "
+                              "outside any sensor; check the recording", source=source)
     events = np.empty(raw.shape[0] if raw.ndim else 0, dtype=EVENT_DTYPE)
     events["x"], events["y"], events["t"] = raw["x"], raw["y"], raw["t"]
     events["p"] = polarity > 0
@@ -64,7 +74,7 @@ def to_event_array(raw: np.ndarray, source: str) -> np.ndarray:
 
 
 def check_events(events: np.ndarray, height: int, width: int, source: str) -> None:
-    """Reject events outside the sensor or with timestamps that go backwards."""
+    """Reject events outside the sensor, with negative timestamps, or with timestamps that go backwards."""
     if len(events) == 0:
         return
     outside = (events["x"] < 0) | (events["x"] >= width) | (events["y"] < 0) | (events["y"] >= height)
@@ -75,6 +85,11 @@ def check_events(events: np.ndarray, height: int, width: int, source: str) -> No
             f"the {width}x{height} sensor; check the input's sensor size",
             source=source,
         )
+    negative = events["t"] < 0
+    if negative.any():
+        index = int(np.argmax(negative))
+        raise ConfigError(f"event {index} has the negative timestamp {int(events['t'][index])} us; timestamps "
+                          "count microseconds from the start of the recording", source=source)
     backwards = np.diff(events["t"]) < 0
     if backwards.any():
         index = int(np.argmax(backwards)) + 1
@@ -135,16 +150,14 @@ def read_label_file(path: str | Path) -> dict[int, int]:
     """Read a `#sample #class` label file (tab-separated, `#` starts a comment line)."""
     path = Path(path)
     labels: dict[int, int] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise ConfigError("label file not found; check the labels path", source=str(path)) from None
+    lines = read_text(path, "label file", max_bytes=MAX_LABEL_FILE_BYTES).splitlines()
     for number, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
         fields = text.split()
-        if len(fields) != 2 or not fields[0].isdigit() or not fields[1].isdigit():
+        # str.isdigit() also accepts digits such as '²' that int() rejects, so match ASCII digits.
+        if len(fields) != 2 or not all(_DECIMAL.fullmatch(field) for field in fields):
             raise ConfigError(
                 f"line {number} is not '<sample> <class>': {text!r}; fix the label file",
                 source=str(path),

@@ -28,9 +28,9 @@ class EventBinning(Encoder):
                             "bins (the recording's first-to-last-event span / T each) or count (equal event counts)",
                choices=("time", "window", "bins", "count"))
     duration = Param(int, "300ms", "recording span split into T steps with by=time; later events are dropped",
-                     unit="s", min_value=0, min_exclusive=True)
+                     unit="s", min_value=0, min_exclusive=True, max_value=3600)
     window = Param(int, "10ms", "length of one step with by=window; events after T windows are dropped",
-                   unit="s", min_value=0, min_exclusive=True)
+                   unit="s", min_value=0, min_exclusive=True, max_value=3600)
 
     def encode(self, sample, *, timesteps, shape, rng, source):
         channels, height, width = shape

@@ -18,11 +18,11 @@ DATA_TYPES = ("spikes", "weights", "vmem", "spikes_out")
 
 
 def _check_partitions(value) -> str | None:
-    unknown = sorted(set(value) - set(DATA_TYPES))
+    unknown = sorted((key for key in value if key not in DATA_TYPES), key=repr)
     if unknown:
         return f"unknown data types {unknown}; use {', '.join(DATA_TYPES)}"
     for key, share in value.items():
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or share < 0:
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
             return f"share of {key!r} must be a number from 0 to 1, got {share!r}"
     total = sum(value.values())
     if total > 1 + 1e-9:
@@ -33,8 +33,8 @@ def _check_partitions(value) -> str | None:
 class SRAMBuffer(SRAMModel):
     type_name = "SRAMBuffer"
     summary = "On-chip SRAM with per-data-type partitions, double buffered, width x ports per cycle."
-    size = Param(int, "54KB", "capacity", unit="bytes", min_value=0, min_exclusive=True)
-    width = Param(int, "64bit", "bits per access (one row of the array)", unit="bits", min_value=8)
+    size = Param(int, "54KB", "capacity", unit="bytes", min_value=0, min_exclusive=True, max_value=1 << 40)
+    width = Param(int, "64bit", "bits per access (one row of the array)", unit="bits", min_value=8, max_value=8192)
     ports = Param(int, 2, "accesses served per cycle", min_value=1, max_value=64)
     partitions = Param(dict, {"spikes": 0.3, "weights": 0.35, "vmem": 0.25, "spikes_out": 0.1},
                        "share of the capacity owned by each data type (spikes, weights, vmem, spikes_out)",

@@ -69,7 +69,10 @@ class Param:
         elif self.kind is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"expected a number, got {value!r}")
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ValueError(f"expected a finite number, got an integer of {value.bit_length()} bits") from None
             if not math.isfinite(value):
                 raise ValueError(f"expected a finite number, got {value!r}")
         elif self.kind is str:

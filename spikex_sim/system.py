@@ -124,7 +124,7 @@ class System(Component):
     type_name = "System"
     summary = "SpikeX-style accelerator: DRAM channel, global buffer, local buffer and a PE array."
     clock = Param(int, "500MHz", "clock of the PE array and buffers; the simulator counts its cycles", unit="Hz",
-                  min_value=0, min_exclusive=True)
+                  min_value=1, max_value=10**12)
     dram = Child(DRAMModel, "off-chip memory channel", default_type="DRAMChannel")
     glb = Child(SRAMModel, "global buffer", default_type="SRAMBuffer")
     lbuf = Child(SRAMModel, "local buffer next to the array", default_type="SRAMBuffer")

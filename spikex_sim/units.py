@@ -30,6 +30,11 @@ BASE_UNIT_NAMES = {"bytes": "B", "bits": "bit", "bytes/s": "B/s", "Hz": "Hz", "s
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-zµ/]*)\s*$")
 
 
+# Bounds of the written number: wider than any physical quantity of a hardware config.
+MAX_MANTISSA_CHARS = 40
+MAX_DECIMAL_EXPONENT = 30
+
+
 class UnitError(ValueError):
     """A quantity that does not parse, or whose unit does not fit the parameter."""
 
@@ -64,7 +69,13 @@ def parse_quantity(value, kind: str) -> Fraction:
     match = _QUANTITY.match(value)
     if not match:
         raise UnitError(f"{value!r} is not a quantity; write a number and a unit such as {example_for(kind)!r}")
-    number = Fraction(match.group(1))
+    number_text = match.group(1)
+    mantissa, _, exponent = number_text.lower().partition("e")
+    if len(mantissa) > MAX_MANTISSA_CHARS or (exponent and abs(int(exponent)) > MAX_DECIMAL_EXPONENT):
+        # Fraction("1e999999999") would build a billion-digit integer before any range check.
+        raise UnitError(f"{value[:40]!r} is out of range; write the quantity with a unit prefix such as "
+                        f"{example_for(kind)!r}")
+    number = Fraction(number_text)
     unit = match.group(2)
     if unit == "":
         return number

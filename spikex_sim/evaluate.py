@@ -49,7 +49,7 @@ def energy_rows(system: System, table: EnergyTable, layer: Layer, levels: LevelC
     add("dram", "write_burst", dram_write_bursts, table.dram_pj_per_bit * burst_bits)
     for level in SRAM_LEVELS:
         buffer = getattr(system, level)
-        unit = table.sram_access_pj(int(buffer.size), int(buffer.width))
+        unit = table.sram_access_pj(int(buffer.size), int(buffer.word))
         add(level, "read", int(levels.reads[level].sum()), unit)
         add(level, "write", int(levels.writes[level].sum()), unit)
     add("array", "accumulate", counts["pe.accumulate"], table.add_pj(membrane_bits))

@@ -31,6 +31,50 @@ class CountingEnvironment(simpy.Environment):
         super().step()
 
 
+class CheckedResource(simpy.Resource):
+    """A SimPy resource that raises at once on a release SimPy would accept silently.
+
+    `simpy.Resource.release` ignores a request that holds no slot, so a double release or a
+    release of someone else's request would go unnoticed and let two holders overlap. Here
+    each of those raises `SimulationError` naming the resource and the processes involved.
+    A request cancelled before it was granted may still be released, as a `with` block does
+    when its process is interrupted while waiting.
+    """
+
+    def __init__(self, env: simpy.Environment, name: str, capacity: int = 1):
+        super().__init__(env, capacity)
+        self.name = name
+
+    def release(self, request):
+        if getattr(request, "resource", None) is not self:
+            raise SimulationError(f"{self.name}: released a request that belongs to another resource")
+        if getattr(request, "_checked_released", False):
+            raise SimulationError(f"{self.name}: a request of process {_process_name(request.proc)} was released twice")
+        active = self._env.active_process
+        if request.proc is not None and active is not request.proc:
+            raise SimulationError(f"{self.name}: process {_process_name(active)} released a slot that process "
+                                  f"{_process_name(request.proc)} acquired")
+        if request not in self.users:
+            if request in self.put_queue:
+                raise SimulationError(f"{self.name}: process {_process_name(request.proc)} released a request "
+                                      "that was never granted")
+            if request.triggered:
+                raise SimulationError(f"{self.name}: released a granted request that no longer holds a slot")
+        request._checked_released = True
+        return simpy.resources.resource.Release(self, request)
+
+    def check_idle(self) -> None:
+        """Raise `SimulationError` if any slot is still held or any request still waits."""
+        if self.users or self.put_queue:
+            holders = ", ".join(_process_name(request.proc) for request in self.users) or "none"
+            raise SimulationError(f"{self.name}: at the end of the run {len(self.users)} slots are still held "
+                                  f"(by {holders}) and {len(self.put_queue)} requests still wait")
+
+
+def _process_name(process) -> str:
+    return getattr(process, "name", None) or "outside any process"
+
+
 class Kernel:
     """A SimPy environment, its clock, and the named processes that must all finish."""
 

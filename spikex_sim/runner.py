@@ -18,15 +18,18 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import simpy
 
 from spikex_sim import __version__
 from spikex_sim.config import RunConfig
 from spikex_sim.dataflow.schedule import TRAFFIC_KEYS
 from spikex_sim.errors import ConfigError
 from spikex_sim.evaluate import energy_rows as _energy_rows_for, search_tws
-from spikex_sim.kernel import Kernel, analytic_latency, run_steps
+from spikex_sim.invariants import check_run
+from spikex_sim.kernel import CheckedResource, Kernel, analytic_latency, run_steps
 from spikex_sim.memory import buffer_geometry, count_levels
+from spikex_sim.preflight import (
+    DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY, check_pinned_blocks, check_resources, dataset_nbytes,
+)
 from spikex_sim.workload.activity_io import ActivitySample, active_window_fraction, input_fan_out, spike_metrics
 
 logger = logging.getLogger(__name__)
@@ -43,8 +46,14 @@ class RunResult:
 
 
 def simulate(config: RunConfig, *, samples: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Simulate every sample of the configured workload; return the trace tables."""
+             progress: Callable[[int, int], None] | None = None, max_events: int = DEFAULT_MAX_EVENTS,
+             max_memory: int = DEFAULT_MAX_MEMORY) -> RunResult:
+    """Simulate every sample of the configured workload; return the trace tables.
+
+    Raises `ConfigError` before the first sample if the estimated SimPy events or peak memory
+    exceed `max_events` or `max_memory` (bytes), and `SimulationError` if the finished run
+    breaks an invariant of `spikex_sim.invariants`.
+    """
     started = time.perf_counter()
     system, workload = config.system, config.workload
     model = workload.model.load(config.base_dir)
@@ -68,13 +77,18 @@ def simulate(config: RunConfig, *, samples: int | None = None,
         if int(np.abs(layer.weight).max(initial=0)) >= 1 << (array.weight_bits - 1):
             raise ConfigError(f"weights of layer {layer.name} do not fit {array.weight_bits}-bit signed integers",
                               source=str(model.weights_path), key=f"{layer.name}.weight")
+    if not dataset:
+        raise ConfigError("the data set has no samples to run", source=str(config.source), key="workload.dataset")
+    check_pinned_blocks(system, model, timesteps, geometry, str(config.source))
+    check_resources(model, array, timesteps, len(dataset), dataset_nbytes(dataset), max_events=max_events,
+                    max_memory=max_memory, source=str(config.source))
 
     extra = {"weights_sha256": model.weights_sha256, "samples": len(dataset)}
     config_hash = config.config_hash(extra)
     logger.info("run %s: %d samples, config hash %s", config.name, len(dataset), config_hash[:12])
 
     kernel = Kernel("array", system.clock)
-    dram_channel = simpy.Resource(kernel.env, capacity=1)
+    dram_channel = CheckedResource(kernel.env, "DRAM channel", capacity=1)
     records = {"samples": [], "layers": [], "utilization": [], "memory": [], "energy": []}
     layer_spikes: list[list[np.ndarray]] = []
 
@@ -98,7 +112,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
                     tws_per_layer[layer_index] = tws
                     logger.info("layer %s: window size %d has the lowest EDP", layer.name, tws)
                 out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry)
-                levels = count_levels(system, schedule.traffic)
+                levels = count_levels(system, schedule.traffic, schedule.segments)
                 layer_start = kernel.env.now
                 yield from run_steps(kernel, f"sample{sample_index}.{layer.name}", dram_channel,
                                      schedule.compute_cycles, levels.memory_cycles)
@@ -127,6 +141,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
     tables = {key: pd.DataFrame(rows) for key, rows in records.items()}
     summary = _summary(tables, system, model, kernel, config)
     tables = {"summary": summary, **tables}
+    check_run(tables, system=system, dram_channel=dram_channel, events=kernel.env.events_processed)
     wall_seconds = time.perf_counter() - started
     manifest = {
         "spikex_sim_version": __version__, "config_name": config.name, "config_hash": config_hash,

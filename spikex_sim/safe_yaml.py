@@ -138,7 +138,8 @@ def read_text(path: str | Path, file_kind: str, *, max_bytes: int = MAX_YAML_BYT
             raise ConfigError(f"{file_kind} is {info.st_size} bytes, more than the {max_bytes} bytes accepted; "
                               "is this the right file?", source=source)
         with open(path, "rb") as stream:
-            raw = stream.read(max_bytes + 1)
+            # read(n) allocates n bytes up front, so ask for the file's size, not the limit.
+            raw = stream.read(info.st_size + 1)
     except FileNotFoundError:
         raise ConfigError(f"{file_kind} not found; check the path", source=source) from None
     except OSError as error:
@@ -146,8 +147,8 @@ def read_text(path: str | Path, file_kind: str, *, max_bytes: int = MAX_YAML_BYT
                           source=source) from None
     except ValueError as error:  # for example a NUL byte in the path
         raise ConfigError(f"invalid path of a {file_kind} ({error})", source=repr(source)) from None
-    if len(raw) > max_bytes:
-        raise ConfigError(f"{file_kind} grew beyond {max_bytes} bytes while being read", source=source)
+    if len(raw) > info.st_size:
+        raise ConfigError(f"{file_kind} changed while it was read; run again", source=source)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -112,7 +112,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
                     tws_per_layer[layer_index] = tws
                     logger.info("layer %s: window size %d has the lowest EDP", layer.name, tws)
                 out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry)
-                levels = count_levels(system, schedule.traffic, schedule.segments)
+                levels = count_levels(system, schedule.traffic)
                 layer_start = kernel.env.now
                 yield from run_steps(kernel, f"sample{sample_index}.{layer.name}", dram_channel,
                                      schedule.compute_cycles, levels.memory_cycles)

@@ -115,17 +115,20 @@ class DenseSystolicArray(PEArray):
     rows = Param(int, 8, "PE rows", min_value=1, max_value=4096)
     cols = Param(int, 8, "PE columns", min_value=1, max_value=4096)
     dataflow = Param(str, "os", "os (output), ws (weight) or is (input) stationary", choices=dense.DATAFLOWS)
-    drain = Param(bool, True, "count the cycles that drain results out of the rows after each fold")
+    drain = Param(bool, True, "count rows cycles per fold that load the stationary operand (ws, is) or shift the "
+                              "finished outputs out (os)")
     activation_bits = Param(int, 1, "bits per input activation (1 for spikes, 8 for an 8-bit ANN)", min_value=1,
                             max_value=32)
     weight_bits = Param(int, 8, "bits per weight", min_value=1, max_value=32)
+    output_bits = Param(int, 1, "bits per output written back (1 for spikes, 8 for an 8-bit ANN)", min_value=1,
+                        max_value=32)
 
     def tws_for(self, layer_index: int, layer_count: int) -> int:
         return 1
 
     def run_layer(self, layer, spikes, tws, geometry):
         return dense.run_layer(layer, spikes, self.rows, self.cols, self.dataflow, self.drain, self.activation_bits,
-                               geometry)
+                               geometry, self.output_bits)
 
 
 class SpikeXArrayCycleLevel(SpikeXArray):

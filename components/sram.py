@@ -55,6 +55,7 @@ class SRAMBuffer(SRAMModel):
                   max_value=1024)
     bandwidth = Param(int, None, "words per cycle, at most banks x ports x width / word (the default)",
                       min_value=1, max_value=1 << 30, nullable=True)
+    ideal = Param(bool, False, "take no time for any access (a bound for studies); accesses and energy still count")
     partitions = Param(dict, {"spikes": 0.3, "weights": 0.35, "vmem": 0.25, "spikes_out": 0.1},
                        "share of the capacity owned by each data type (spikes, weights, vmem, spikes_out)",
                        check=_check_partitions)
@@ -103,4 +104,7 @@ class SRAMBuffer(SRAMModel):
         return -(-bits // int(self.word))
 
     def step_cycles(self, accesses: np.ndarray) -> np.ndarray:
-        return -(-np.asarray(accesses, dtype=np.int64) // self.words_per_cycle)
+        accesses = np.asarray(accesses, dtype=np.int64)
+        if self.ideal:
+            return np.zeros_like(accesses)
+        return -(-accesses // self.words_per_cycle)

@@ -66,7 +66,7 @@ def layer_cost(system: System, table: EnergyTable, layer: Layer, layer_input: np
                geometry: BufferGeometry) -> LayerCost:
     """Run the system's array on one layer input and return its no-contention cost."""
     out_spikes, schedule = system.array.run_layer(layer, layer_input, tws, geometry)
-    levels = count_levels(system, schedule.traffic)
+    levels = count_levels(system, schedule.traffic, schedule.segments)
     latency = analytic_latency(schedule.compute_cycles, levels.memory_cycles)
     energy = sum(row["energy_pj"] for row in energy_rows(system, table, layer, levels, schedule.counts, latency))
     seconds = Fraction(latency) / system.clock

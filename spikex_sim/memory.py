@@ -26,6 +26,7 @@ class LevelCounts:
     writes: dict[str, np.ndarray]  # level -> int64 [S, keys] accesses as the destination
     memory_cycles: np.ndarray  # int64 [S]
     level_cycles: dict[str, np.ndarray]  # level -> int64 [S]
+    dram_row_misses: np.ndarray  # int64 [S, keys] row activations (0 without a page policy)
 
 
 def buffer_geometry(system: System, weight_bits: int, membrane_bits: int) -> BufferGeometry:
@@ -38,12 +39,16 @@ def buffer_geometry(system: System, weight_bits: int, membrane_bits: int) -> Buf
     )
 
 
-def count_levels(system: System, traffic: np.ndarray) -> LevelCounts:
-    """Turn the bytes of every step and transfer into bursts, accesses and cycles."""
+def count_levels(system: System, traffic: np.ndarray, segments: np.ndarray | None = None) -> LevelCounts:
+    """Turn the bytes of every step and transfer into bursts, accesses and cycles.
+
+    `segments` gives the contiguous DRAM pieces of each transfer (default: one piece).
+    """
     steps = traffic.shape[0]
     dram_mask = np.array([("dram" in (source, target)) for source, target, _ in TRAFFIC_KEYS])
-    dram_bursts = np.where(dram_mask, system.dram.bursts(traffic), 0)
-    dram_cycles = system.dram.step_cycles(dram_bursts.sum(axis=1), system.clock)
+    dram_bursts = np.where(dram_mask, system.dram.bursts(traffic, segments), 0)
+    row_misses = np.where(dram_mask, system.dram.row_misses(traffic, segments), 0)
+    dram_cycles = system.dram.step_cycles(dram_bursts.sum(axis=1), system.clock, row_misses.sum(axis=1))
 
     reads: dict[str, np.ndarray] = {}
     writes: dict[str, np.ndarray] = {}
@@ -59,4 +64,4 @@ def count_levels(system: System, traffic: np.ndarray) -> LevelCounts:
     memory = np.zeros(steps, dtype=np.int64)
     for cycles in level_cycles.values():
         memory = np.maximum(memory, cycles)
-    return LevelCounts(dram_bursts, reads, writes, memory, level_cycles)
+    return LevelCounts(dram_bursts, reads, writes, memory, level_cycles, row_misses)

@@ -96,6 +96,8 @@ class LayerSchedule:
     passes: int
     counts: dict[str, int] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
+    # Contiguous DRAM pieces per step and key (same shape as traffic); None: one piece each.
+    segments: np.ndarray | None = None
 
 
 def pass_table(activity: LayerActivity, columns_w: np.ndarray, columns_p: np.ndarray,

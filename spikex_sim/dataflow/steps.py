@@ -19,6 +19,7 @@ from spikex_sim.dataflow.schedule import (
 from spikex_sim.workload.model import Layer
 
 # plan(block_windows, first_window, last_window) -> PassTable or None
+SEGMENT_OFFSET = len(TRAFFIC_KEYS)
 PassPlanner = Callable[[np.ndarray, np.ndarray, np.ndarray], Optional[PassTable]]
 
 
@@ -50,7 +51,12 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
     vmem_bytes = bits_to_bytes(geometry.membrane_bits)
 
     input_window_bytes = bits_to_bytes(int(np.prod(layer.in_shape)) * tws)
+    layer_channels = int(activity.channel_tags.any(axis=(0, 1)).sum()) if tailoring else layer.in_channels
+    layer_weight_bytes = bits_to_bytes(out_channels * layer_channels * layer.taps * weight_bits)
+    weights_resident_layer = layer_weight_bytes <= geometry.glb_weights
     if input_window_bytes <= geometry.glb_spikes:
+        # NOTE: the largest block that fits saves weight reloads, but its first load is a
+        # longer pipeline fill; a larger GLB can therefore add a few stall cycles.
         block_size = max(1, geometry.glb_spikes // input_window_bytes)
         input_resident = True
         if block_windows_max is not None:
@@ -58,15 +64,14 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
     else:
         block_size = windows if block_windows_max is None else block_windows_max
         input_resident = False
-    layer_channels = int(activity.channel_tags.any(axis=(0, 1)).sum()) if tailoring else layer.in_channels
-    layer_weight_bytes = bits_to_bytes(out_channels * layer_channels * layer.taps * weight_bits)
-    weights_resident_layer = layer_weight_bytes <= geometry.glb_weights
     vmem_spills = out_channels * positions * vmem_bytes > geometry.glb_vmem
     first_window, last_window = _neuron_window_bounds(activity)
     out_window_tags = _output_window_tags(out_spikes, tws, windows, array.rows)  # [groups, NW]
 
     step_cycles: list[np.ndarray] = []
     step_traffic: list[np.ndarray] = []
+    block_heads: list[np.ndarray] = []
+    block_tails: list[np.ndarray] = []
     counts = {"pe.accumulate": 0, "pe.weight_register": 0, "pe.membrane_update": 0, "pe.compare": 0}
     total_passes = 0
     mapped_pe_cycles = 0
@@ -83,36 +88,53 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
             rows_used = min(array.rows, out_channels - group * array.rows)
             cycles = cycle_model(table, rows_used, array, tws)
             traffic = _pass_traffic(table, rows_used, tws, weight_bits, vmem_bytes)
+            segments = np.zeros_like(traffic)  # contiguous DRAM pieces behind each DRAM transfer
             group_weight_bytes = bits_to_bytes(rows_used * table.block_channels * layer.taps * weight_bits)
             lbuf_resident = group_weight_bytes <= geometry.lbuf_weights
             glb_resident = weights_resident_layer or group_weight_bytes <= geometry.glb_weights
             if lbuf_resident:
                 traffic[:, KEY_INDEX[("glb", "lbuf", "weights")]] = 0
+            # Weights are stored channel-major, so the kernels of one input channel for a group
+            # of rows are one contiguous piece; each column's receptive field is one piece.
             if not glb_resident:
                 traffic[:, KEY_INDEX[("dram", "glb", "weights")]] = traffic[:, KEY_INDEX[("lbuf", "pe", "weights")]]
+                segments[:, KEY_INDEX[("dram", "glb", "weights")]] = table.stream_len // layer.taps
             if not input_resident:
                 traffic[:, KEY_INDEX[("dram", "glb", "spikes_in")]] = traffic[:, KEY_INDEX[("glb", "lbuf", "spikes_in")]]
+                segments[:, KEY_INDEX[("dram", "glb", "spikes_in")]] = table.cols_used
             if vmem_spills:
                 traffic[:, KEY_INDEX[("dram", "glb", "vmem")]] = traffic[:, KEY_INDEX[("glb", "pe", "vmem")]]
                 traffic[:, KEY_INDEX[("glb", "dram", "vmem")]] = traffic[:, KEY_INDEX[("pe", "glb", "vmem")]]
+                segments[:, KEY_INDEX[("dram", "glb", "vmem")]] = 1
+                segments[:, KEY_INDEX[("glb", "dram", "vmem")]] = 1
 
             block_cycles, block_traffic = _group_into_steps(
-                cycles, traffic, geometry, lbuf_resident,
+                cycles, np.hstack([traffic, segments]), geometry, lbuf_resident,
             )
-            head = block_traffic[0]
+            # Block-level DRAM transfers go through the GLB's double buffer: a block's inputs
+            # and weights load while the previous block computes, and its outputs leave while
+            # the next block computes (see _spread_block_transfers).
+            head = np.zeros(2 * SEGMENT_OFFSET, dtype=np.int64)
+            dram_weights = KEY_INDEX[("dram", "glb", "weights")]
             if lbuf_resident:
-                head[KEY_INDEX[("glb", "lbuf", "weights")]] += group_weight_bytes
-                if glb_resident and not weights_resident_layer:
-                    head[KEY_INDEX[("dram", "glb", "weights")]] += group_weight_bytes
-            elif glb_resident and not weights_resident_layer:
-                head[KEY_INDEX[("dram", "glb", "weights")]] += group_weight_bytes
+                block_traffic[0][KEY_INDEX[("glb", "lbuf", "weights")]] += group_weight_bytes
+            if glb_resident and not weights_resident_layer:
+                head[dram_weights] += group_weight_bytes
+                head[SEGMENT_OFFSET + dram_weights] += table.block_channels
             if first_layer_step and weights_resident_layer:
-                head[KEY_INDEX[("dram", "glb", "weights")]] += layer_weight_bytes
+                head[dram_weights] += layer_weight_bytes
+                head[SEGMENT_OFFSET + dram_weights] += layer_channels
             if group == 0 and input_resident:
                 head[KEY_INDEX[("dram", "glb", "spikes_in")]] += active_input_windows * input_window_bytes
+                head[SEGMENT_OFFSET + KEY_INDEX[("dram", "glb", "spikes_in")]] += active_input_windows
             first_layer_step = False
+            tail = np.zeros(2 * SEGMENT_OFFSET, dtype=np.int64)
             active_out = int(out_window_tags[group, block_windows].sum())
-            block_traffic[-1][KEY_INDEX[("glb", "dram", "spikes_out")]] += bits_to_bytes(rows_used * positions * tws) * active_out
+            dram_out = KEY_INDEX[("glb", "dram", "spikes_out")]
+            tail[dram_out] += bits_to_bytes(rows_used * positions * tws) * active_out
+            tail[SEGMENT_OFFSET + dram_out] += active_out
+            block_heads.append(head)
+            block_tails.append(tail)
 
             step_cycles.append(block_cycles)
             step_traffic.append(block_traffic)
@@ -124,8 +146,10 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
             counts["pe.compare"] += int(rows_used * table.cols_used.sum() * tws)
 
     compute = np.concatenate(step_cycles) if step_cycles else np.zeros(0, dtype=np.int64)
-    traffic = np.concatenate(step_traffic) if step_traffic else np.zeros((0, len(TRAFFIC_KEYS)), dtype=np.int64)
-    compute, traffic = _shift_write_backs(compute, traffic)
+    combined = np.concatenate(step_traffic) if step_traffic else np.zeros((0, 2 * SEGMENT_OFFSET), dtype=np.int64)
+    compute, combined = _shift_write_backs(compute, combined)
+    _spread_block_transfers(combined, [len(cycles) for cycles in step_cycles], block_heads, block_tails)
+    traffic, segments = combined[:, :SEGMENT_OFFSET], combined[:, SEGMENT_OFFSET:]
     active_ntwus = int(activity.ntwu_tags.sum()) * out_channels
     stats = {
         "ntwu_total": windows * positions * out_channels,
@@ -136,7 +160,7 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
         "weights_resident_glb": weights_resident_layer,
         "vmem_spills_to_dram": vmem_spills,
     }
-    return LayerSchedule(compute, traffic, total_passes, counts, stats)
+    return LayerSchedule(compute, traffic, total_passes, counts, stats, segments)
 
 
 def _output_window_tags(out_spikes: np.ndarray, tws: int, windows: int, rows: int) -> np.ndarray:
@@ -201,14 +225,49 @@ def _group_into_steps(cycles: np.ndarray, traffic: np.ndarray, geometry: BufferG
         held_spikes += spikes
         held_weights += weights
     flush(len(spike_bytes))
-    return np.array(out_cycles, dtype=np.int64), np.array(out_traffic, dtype=np.int64).reshape(-1, len(TRAFFIC_KEYS))
+    return np.array(out_cycles, dtype=np.int64), np.array(out_traffic, dtype=np.int64).reshape(-1, traffic.shape[1])
+
+
+def _spread_block_transfers(combined: np.ndarray, block_lengths: list[int], heads: list[np.ndarray],
+                            tails: list[np.ndarray]) -> None:
+    """Place block-level DRAM transfers in the steps that overlap them, in place.
+
+    Block i's loads spread evenly over the steps of block i-1 (the first block's over its own
+    first step), and its write-backs over the steps of block i+1 (the last block's into the
+    final drain step), as a GLB double buffer at block granularity does.
+    """
+    starts = np.concatenate([[0], np.cumsum(block_lengths)]).astype(int)
+    last_row = combined.shape[0] - 1
+    for index, (head, tail) in enumerate(zip(heads, tails)):
+        if index == 0:
+            combined[starts[0]] += head
+        else:
+            _spread(combined[starts[index - 1]:starts[index]], head)
+        if index + 1 < len(heads):
+            _spread(combined[starts[index + 1]:starts[index + 2]], tail)
+        else:
+            combined[last_row] += tail
+
+
+def _spread(rows: np.ndarray, vector: np.ndarray) -> None:
+    """Add `vector` to `rows` split into integer parts that sum to it exactly."""
+    count = rows.shape[0]
+    rows += vector // count
+    remainder = vector % count
+    for column in np.flatnonzero(remainder):
+        rows[: remainder[column], column] += 1
 
 
 def _shift_write_backs(compute: np.ndarray, traffic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Move each step's write-backs into the next step's memory phase; add a drain step."""
+    """Move each step's write-backs into the next step's memory phase; add a drain step.
+
+    `traffic` holds bytes per key, optionally followed by the same number of segment columns.
+    """
     if len(compute) == 0:
         return compute, traffic
     write_columns = [KEY_INDEX[key] for key in TRAFFIC_KEYS if key in WRITE_BACK_KEYS]
+    if traffic.shape[1] == 2 * SEGMENT_OFFSET:
+        write_columns += [SEGMENT_OFFSET + column for column in write_columns]
     shifted = traffic.copy()
     shifted[:, write_columns] = 0
     shifted = np.vstack([shifted, np.zeros((1, traffic.shape[1]), dtype=np.int64)])

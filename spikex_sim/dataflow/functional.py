@@ -24,8 +24,8 @@ def integrate_active(layer: Layer, activity: LayerActivity) -> np.ndarray:
     currents = np.zeros((steps * positions, layer.out_channels), dtype=np.int64)
     if selected.size:
         # float64 products of 0/1 inputs and int8 weights are exact below 2**53.
-        weights = layer.weight_matrix().astype(np.float64)
-        currents[selected] = np.rint(fields[selected].astype(np.float64) @ weights.T).astype(np.int64)
+        weights = layer.weight_matrix_transposed_float()
+        currents[selected] = np.rint(fields[selected].astype(np.float64) @ weights).astype(np.int64)
     return currents.reshape(steps, positions, layer.out_channels)
 
 

@@ -103,6 +103,17 @@ class Layer:
         """Return the weights as [M, fan_in] in (C, kh, kw) order."""
         return self.weight.reshape(self.out_channels, -1)
 
+    def weight_matrix_transposed_float(self) -> np.ndarray:
+        """Return the weights as float64 [fan_in, M], computed once (exact for integer weights).
+
+        NOTE: the copy is cached on first use; replace the Layer rather than editing `weight`.
+        """
+        cached = self.__dict__.get("_weights_float_t")
+        if cached is None or cached.shape[1] != self.out_channels:
+            cached = np.ascontiguousarray(self.weight_matrix().astype(np.float64).T)
+            self.__dict__["_weights_float_t"] = cached
+        return cached
+
 
 @dataclass
 class Model:

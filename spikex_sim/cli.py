@@ -2,14 +2,19 @@
 
 User mistakes (`ConfigError`) print one line on stderr and exit with code 2; internal
 faults print a traceback and exit with code 1. `--debug` shows tracebacks for both.
+Ctrl-C exits with code 130 and SIGTERM (during `run`) with code 143, each with one line;
+a run folder is then either complete or absent.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -18,6 +23,14 @@ from spikex_sim.errors import ConfigError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
+# Maximum length of a printed error line; the middle of a longer message is cut out.
+MAX_MESSAGE_CHARS = 2000
+# Maximum length of the config name part of a default run folder name.
+MAX_FOLDER_NAME_CHARS = 64
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGTERM, to unwind like Ctrl-C."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +60,18 @@ def _seed(text: str) -> int:
     return value
 
 
+def _memory_size(text: str) -> int:
+    from spikex_sim.units import UnitError, parse_quantity
+
+    try:
+        value = parse_quantity(text, "bytes")
+    except UnitError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive size such as 16GiB, got {text!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="spikex-sim", description="Simulate sparse SNN accelerators on real spiking workloads.")
     parser.add_argument("--version", action="version", version=f"spikex-sim {__version__}")
@@ -61,8 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a config value by its dotted path, e.g. system.array.rows=16")
     run.add_argument("--samples", type=_positive_int, help="simulate only the first N samples")
     run.add_argument("--seed", type=_seed, help="random seed (overrides the config's seed)")
-    run.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing run folder (only a folder with a manifest.json)")
     run.add_argument("--quiet", action="store_true", help="print no progress bar or summary")
+    run.add_argument("--max-events", type=_positive_int, default=None, metavar="N",
+                     help="stop before running if the estimated SimPy events (an upper bound) exceed N "
+                          "(default 1000000000)")
+    run.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
+                     help="stop before running if the estimated peak memory exceeds SIZE, e.g. 16GiB (default 8GiB)")
 
     compare = commands.add_parser("compare", help="ratios of latency, energy, EDP and traffic against the first run")
     compare.add_argument("runs", nargs="+", type=Path, help="run folders; the first is the baseline")
@@ -95,8 +125,50 @@ def _positive_float(text: str) -> float:
 
 
 def _safe_name(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")
+    """Return a folder name made from a config name: ASCII letters, digits, '_', '.', '-' only.
+
+    The result has no path separator, does not start with '.', and cannot be '..'.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:MAX_FOLDER_NAME_CHARS].strip("._")
     return cleaned or "run"
+
+
+class _SignalGuard:
+    """Turn SIGTERM into `Terminated`, and hold Ctrl-C and SIGTERM back while a run folder is renamed."""
+
+    def __init__(self):
+        self.deferring = False
+        self.pending: int | None = None
+
+    def handle(self, signum, frame) -> None:
+        if self.deferring:
+            self.pending = signum
+            return
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    @contextlib.contextmanager
+    def installed(self):
+        """Install the handlers for SIGINT and SIGTERM (main thread only) and restore the old ones."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {number: signal.signal(number, self.handle) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """Delay a signal that arrives inside the block until the block has finished."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.pending is not None:
+            raise Terminated() if self.pending == signal.SIGTERM else KeyboardInterrupt()
 
 
 def command_run(args) -> int:
@@ -104,27 +176,38 @@ def command_run(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from spikex_sim.config import load_config
+    from spikex_sim.preflight import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY
     from spikex_sim.report import print_summary
     from spikex_sim.runner import simulate
-    from spikex_sim.traces import write_run
+    from spikex_sim.traces import check_run_folder, write_run
 
-    config = load_config(args.config, args.overrides, args.seed)
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=120)  # the summary tables need more than the 80-column default
-    if args.quiet:
-        result = simulate(config, samples=args.samples)
-    else:
-        columns = (TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("samples", total=None)
+    limits = {"max_events": args.max_events or DEFAULT_MAX_EVENTS, "max_memory": args.max_memory or DEFAULT_MAX_MEMORY}
+    written = None
+    with _SignalGuard().installed() as guard:
+        try:
+            config = load_config(args.config, args.overrides, args.seed)
+            if args.out is not None:
+                check_run_folder(args.out, overwrite=args.overwrite)  # fail before a long run, not after it
+            console = Console()
+            if not console.is_terminal:
+                console = Console(width=120)  # the summary tables need more than the 80-column default
+            if args.quiet:
+                result = simulate(config, samples=args.samples, **limits)
+            else:
+                columns = (TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+                with Progress(*columns, console=console, transient=True) as progress:
+                    task = progress.add_task("samples", total=None)
 
-            def update(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+                    def update(done: int, total: int) -> None:
+                        progress.update(task, completed=done, total=total)
 
-            result = simulate(config, samples=args.samples, progress=update)
-    out_dir = args.out or Path("traces") / f"{_safe_name(config.name)}-{result.manifest['config_hash'][:10]}"
-    written = write_run(result, out_dir, overwrite=args.overwrite)
+                    result = simulate(config, samples=args.samples, progress=update, **limits)
+            out_dir = args.out or Path("traces") / f"{_safe_name(config.name)}-{result.manifest['config_hash'][:10]}"
+            with guard.deferred():
+                written = write_run(result, out_dir, overwrite=args.overwrite)
+        except KeyboardInterrupt as interruption:
+            interruption.run_folder = written
+            raise
     if not args.quiet:
         print_summary(console, result, written)
     return 0
@@ -238,16 +321,31 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         if debug:
             traceback.print_exc()
-        print(f"spikex-sim: error: {error}", file=sys.stderr)
+        print(f"spikex-sim: error: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("spikex-sim: interrupted; no run folder was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interruption:
+        if debug:
+            traceback.print_exc()
+        signal_number = signal.SIGTERM if isinstance(interruption, Terminated) else signal.SIGINT
+        cause = "terminated by SIGTERM" if isinstance(interruption, Terminated) else "interrupted"
+        written = getattr(interruption, "run_folder", None)
+        outcome = f"the run folder {written} was written before" if written else "no run folder was written"
+        print(f"spikex-sim: {cause}; {outcome}", file=sys.stderr)
+        return 128 + signal_number
     except Exception:
         traceback.print_exc()
         print("spikex-sim: internal error; please report it with the traceback above and your config",
               file=sys.stderr)
         return EXIT_INTERNAL_ERROR
+
+
+def _one_line(message: str) -> str:
+    """Return `message` on one line (any line break or tab becomes a space), cut to MAX_MESSAGE_CHARS."""
+    text = " ".join(message.split())
+    if len(text) > MAX_MESSAGE_CHARS:
+        keep = MAX_MESSAGE_CHARS // 2
+        text = f"{text[:keep]} [...] {text[-keep:]}"
+    return text
 
 
 if __name__ == "__main__":

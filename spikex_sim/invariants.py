@@ -1,8 +1,9 @@
 """End-of-run invariants: checks that every run's trace tables are consistent with each other.
 
-`check_run` is called at the end of every `runner.simulate`. A failed check is a fault of the
-simulator, not of the user's input, so it raises `SimulationError`: the command line prints a traceback and requests a
-report, and no traces that contradict themselves are written.
+`check_run` is called at the end of every `runner.simulate`. A failed check is a fault of
+the simulator, not of the user's input, so it raises `SimulationError`: the command line
+prints a traceback and requests a report, and no traces that contradict themselves are
+written.
 
 Checked:
 - every count, cycle, byte and energy column is finite and non-negative;

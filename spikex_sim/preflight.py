@@ -144,6 +144,10 @@ def dataset_nbytes(dataset) -> int:
     return total
 
 
+def _mebibytes(size: int) -> str:
+    return f"{size / 2**20:,.1f} MiB"
+
+
 def check_resources(model, array, timesteps: int, samples: int, dataset_bytes: int, *, max_events: int,
                     max_memory: int, source: str) -> tuple[int, int]:
     """Raise `ConfigError` if the estimated events or memory exceed the limits; return both estimates."""
@@ -154,8 +158,8 @@ def check_resources(model, array, timesteps: int, samples: int, dataset_bytes: i
                           f"the limit of {max_events:,}; run fewer samples (--samples) or lift the limit with "
                           f"--max-events {events}", source=source)
     if memory > max_memory:
-        raise ConfigError(f"this run needs an estimated {memory / 2**30:.2f} GiB of memory ({samples} samples), more "
-                          f"than the limit of {max_memory / 2**30:.2f} GiB; run fewer samples (--samples), shrink "
-                          f"workload.timesteps or lift the limit with --max-memory {-(-memory // 2**30)}GiB",
+        raise ConfigError(f"this run needs an estimated {_mebibytes(memory)} of memory ({samples} samples), more "
+                          f"than the limit of {_mebibytes(max_memory)}; run fewer samples (--samples), shrink "
+                          f"workload.timesteps or lift the limit with --max-memory {-(-memory // 2**20)}MiB",
                           source=source)
     return events, memory

@@ -36,14 +36,35 @@ class Run:
         return f"Run({str(self.path)!r}, tables={list(self.tables)})"
 
 
-def write_run(result, out_dir: Path, *, overwrite: bool = False) -> Path:
-    """Write a `RunResult` into `out_dir` atomically; refuse to replace a folder unless asked."""
+def check_run_folder(out_dir: Path, *, overwrite: bool) -> None:
+    """Raise `ConfigError` unless `out_dir` may be written: absent, or a run folder and `overwrite`."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
+    if out_dir.name in ("", ".", ".."):
+        raise ConfigError("is not a folder name a run can be written to; choose another --out", source=str(out_dir))
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if not overwrite:
         raise ConfigError("run folder already exists; pass --overwrite or choose another --out", source=str(out_dir))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    if not (out_dir.is_dir() and not out_dir.is_symlink() and (out_dir / "manifest.json").is_file()):
+        # --overwrite replaces earlier runs only, never an unrelated file or folder.
+        raise ConfigError("exists and is not a run folder (no manifest.json), so --overwrite does not replace it; "
+                          "remove it yourself or choose another --out", source=str(out_dir))
+
+
+def write_run(result, out_dir: Path, *, overwrite: bool = False) -> Path:
+    """Write a `RunResult` into `out_dir` atomically; replace an earlier run folder only with `overwrite`.
+
+    The files are written into a hidden staging folder next to `out_dir`, which is renamed
+    into place when complete, so an exception leaves no partial folder. With `overwrite`,
+    the earlier run moves aside, the new one takes its place, and the earlier one is deleted
+    only after that; if the second rename fails, the earlier run is moved back.
+    """
+    out_dir = Path(out_dir)
+    check_run_folder(out_dir, overwrite=overwrite)
+    staging = None
     try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
         for name, frame in result.tables.items():
             frame.to_parquet(staging / f"{name}.parquet", index=False)
         (staging / "resolved_config.yaml").write_text(
@@ -52,12 +73,20 @@ def write_run(result, out_dir: Path, *, overwrite: bool = False) -> Path:
         if out_dir.exists():
             backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
             os.replace(out_dir, backup / out_dir.name)
-            os.replace(staging, out_dir)
+            try:
+                os.replace(staging, out_dir)
+            except BaseException:
+                os.replace(backup / out_dir.name, out_dir)
+                shutil.rmtree(backup, ignore_errors=True)
+                raise
             shutil.rmtree(backup, ignore_errors=True)
         else:
             os.replace(staging, out_dir)
+    except OSError as error:
+        raise ConfigError(f"cannot write the run folder ({error.strerror or error}); check free space and "
+                          "permissions, or choose another --out", source=str(out_dir)) from None
     finally:
-        if staging.exists():
+        if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return out_dir
 

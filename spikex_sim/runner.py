@@ -112,7 +112,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
                     tws_per_layer[layer_index] = tws
                     logger.info("layer %s: window size %d has the lowest EDP", layer.name, tws)
                 out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry)
-                levels = count_levels(system, schedule.traffic)
+                levels = count_levels(system, schedule.traffic, schedule.segments)
                 layer_start = kernel.env.now
                 yield from run_steps(kernel, f"sample{sample_index}.{layer.name}", dram_channel,
                                      schedule.compute_cycles, levels.memory_cycles)
@@ -160,7 +160,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
 SHORTCUTS = [
     "receptive fields of neighbouring columns are staged separately (no halo reuse in the LBUF)",
     "a step's memory phase holds the DRAM channel for its whole length (GLB and LBUF time included)",
-    "row-buffer state of DRAM is not modelled",
+    "SRAM banks and ports limit throughput but are not SimPy resources, so only DRAM contends",
 ]
 
 

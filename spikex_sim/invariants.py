@@ -134,11 +134,12 @@ def check_dram_bandwidth(tables: dict[str, pd.DataFrame], system) -> None:
     clock = Fraction(system.clock)
     for key, byte_count in moved.items():
         cycles = int(busy.get(key, 0))
-        if Fraction(int(byte_count)) * clock > Fraction(bandwidth) * cycles:
+        peak = Fraction(bandwidth) * getattr(system.dram, "channels", 1)
+        if Fraction(int(byte_count)) * clock > peak * cycles:
             achieved = float(Fraction(int(byte_count)) * clock / cycles) if cycles else math.inf
             raise SimulationError(f"sample {key[0]}, layer {key[1]}: DRAM moved {int(byte_count)} bytes in {cycles} "
                                   f"busy cycles, {achieved:.4g} B/s, above the peak bandwidth of "
-                                  f"{float(bandwidth):.4g} B/s")
+                                  f"{float(peak):.4g} B/s")
 
 
 def check_spikes_consumed(tables: dict[str, pd.DataFrame], array) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+from spikex_sim.units import format_bandwidth
 
 
 def _nanojoules(*values_pj) -> list[str]:
@@ -62,4 +65,9 @@ def print_summary(console: Console, result, out_dir: Path) -> None:
         f"accuracy {summary['accuracy']:.1%}   EDP {summary['edp_js']:.4g} J·s per sample   "
         f"events {result.manifest['events_per_sample']:,.0f} per sample   wall {result.manifest['wall_seconds']:.2f} s"
     )
+    total_cycles = int(summary["total_latency_cycles"])
+    bus_bytes = int(layers["dram_bus_bytes"].sum())
+    seconds = Fraction(total_cycles, int(summary["clock_hz"]))
+    console.print(f"DRAM bandwidth {format_bandwidth(bus_bytes, seconds)} averaged over the run "
+                  f"({bus_bytes:,} bytes on the bus in {total_cycles:,} cycles)")
     console.print(f"traces written to {out_dir}")

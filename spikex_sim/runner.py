@@ -204,6 +204,9 @@ def _record_layer(records, sample_index, layer_index, layer, tws, schedule, leve
         "pe_utilization": schedule.stats["mapped_pe_cycles"] / max(pe_count * latency, 1),
         "energy_pj": layer_energy, "dram_bytes": level_bytes["dram"], "glb_bytes": level_bytes["glb"],
         "lbuf_bytes": level_bytes["lbuf"],
+        "dram_bus_bytes": int(levels.dram_bursts.sum()) * int(system.dram.burst),
+        "dram_bandwidth_bytes_per_s": float(Fraction(int(levels.dram_bursts.sum()) * int(system.dram.burst))
+                                            * system.clock / latency) if latency else 0.0,
     })
     busy = {"array": compute, **{level: int(cycles.sum()) for level, cycles in levels.level_cycles.items()}}
     for component, cycles in busy.items():
@@ -236,5 +239,8 @@ def _summary(tables, system, model, kernel, config) -> pd.DataFrame:
         "memory_energy_pj": memory_energy / count,
         "arithmetic_energy_pj": float(energy[energy["component"] == "array"]["energy_pj"].sum()) / count,
         "clock_hz": int(system.clock), "events": kernel.env.events_processed,
+        # Bytes on the DRAM bus (whole bursts) over the whole run's time.
+        "dram_bandwidth_bytes_per_s": float(Fraction(int(tables["layers"]["dram_bus_bytes"].sum())) * system.clock
+                                            / total_cycles) if total_cycles else 0.0,
     }
     return pd.DataFrame([row])

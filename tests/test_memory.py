@@ -150,3 +150,21 @@ def test_pipeline_hides_memory_under_compute():
     compute = np.array([10, 10, 10])
     memory = np.array([4, 10, 3])
     assert analytic_latency(compute, memory) == 4 + 10 + 10 + 10
+
+
+def test_bandwidth_report_units():
+    from spikex_sim.units import format_bandwidth
+
+    assert format_bandwidth(384, Fraction(81_306, 1_200_000_000)) == "5.67 MB/s (5.40 MiB/s)"
+    assert format_bandwidth(320_000_000, Fraction("0.005390135")) == "59.37 GB/s (55.29 GiB/s)"
+
+
+def test_achieved_bandwidth_below_peak(default_config):
+    from spikex_sim.config import load_config
+    from spikex_sim.runner import simulate
+
+    config = load_config(default_config, ["system.dram.bandwidth=1GB/s"])
+    tables = simulate(config, samples=2).tables
+    assert (tables["layers"]["dram_bandwidth_bytes_per_s"] <= 1e9).all()
+    assert tables["summary"]["dram_bandwidth_bytes_per_s"].iloc[0] <= 1e9
+    assert tables["summary"]["dram_bandwidth_bytes_per_s"].iloc[0] > 0

@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from spikex_sim.dataflow.schedule import TRAFFIC_KEYS, BufferGeometry, LayerSchedule
-from spikex_sim.energy import EnergyTable
+from spikex_sim.energy import ActionEnergyTable
 from spikex_sim.kernel import analytic_latency
 from spikex_sim.memory import SRAM_LEVELS, LevelCounts, count_levels
 from spikex_sim.system import System
@@ -32,37 +32,34 @@ class LayerCost:
     levels: LevelCounts
 
 
-def energy_rows(system: System, table: EnergyTable, layer: Layer, levels: LevelCounts, counts: dict,
+def energy_rows(system: System, table: ActionEnergyTable, layer: Layer, levels: LevelCounts, counts: dict,
                 latency_cycles: int) -> list[dict]:
     """Bill every action of one layer run: one row per component and action."""
-    membrane_bits = layer.neuron.membrane_bits
+    units = table.unit_energies(system, layer.neuron.membrane_bits, int(system.array.weight_bits))
     rows = []
 
-    def add(component: str, action: str, count: int, unit_pj: float) -> None:
+    def add(component: str, action: str, count: int) -> None:
+        unit_pj = units[component, action]
         rows.append({"component": component, "action": action, "count": int(count),
                      "energy_per_action_pj": float(unit_pj), "energy_pj": float(count) * float(unit_pj)})
 
-    burst_bits = int(system.dram.burst) * 8
     dram_read_bursts = sum(int(levels.dram_bursts[:, i].sum()) for i, key in enumerate(TRAFFIC_KEYS) if key[0] == "dram")
     dram_write_bursts = sum(int(levels.dram_bursts[:, i].sum()) for i, key in enumerate(TRAFFIC_KEYS) if key[1] == "dram")
-    add("dram", "read_burst", dram_read_bursts, table.dram_pj_per_bit * burst_bits)
-    add("dram", "write_burst", dram_write_bursts, table.dram_pj_per_bit * burst_bits)
+    add("dram", "read_burst", dram_read_bursts)
+    add("dram", "write_burst", dram_write_bursts)
     for level in SRAM_LEVELS:
-        buffer = getattr(system, level)
-        unit = table.sram_access_pj(int(buffer.size), int(buffer.word))
-        add(level, "read", int(levels.reads[level].sum()), unit)
-        add(level, "write", int(levels.writes[level].sum()), unit)
-    add("array", "accumulate", counts["pe.accumulate"], table.add_pj(membrane_bits))
-    add("array", "weight_register", counts["pe.weight_register"], table.register_pj_per_access)
-    add("array", "membrane_update", counts["pe.membrane_update"], table.add_pj(membrane_bits))
-    add("array", "compare", counts["pe.compare"], table.compare_pj)
+        add(level, "read", int(levels.reads[level].sum()))
+        add(level, "write", int(levels.writes[level].sum()))
+    add("array", "accumulate", counts["pe.accumulate"])
+    add("array", "weight_register", counts["pe.weight_register"])
+    add("array", "membrane_update", counts["pe.membrane_update"])
+    add("array", "compare", counts["pe.compare"])
     for component in ("dram", "glb", "lbuf", "array"):
-        # leakage: mW x s = 1e-3 J = 1e9 pJ per (mW s)
-        add(component, "leakage_cycle", latency_cycles, table.leakage_mw[component] * 1e9 / float(system.clock))
+        add(component, "leakage_cycle", latency_cycles)
     return rows
 
 
-def layer_cost(system: System, table: EnergyTable, layer: Layer, layer_input: np.ndarray, tws: int,
+def layer_cost(system: System, table: ActionEnergyTable, layer: Layer, layer_input: np.ndarray, tws: int,
                geometry: BufferGeometry) -> LayerCost:
     """Run the system's array on one layer input and return its no-contention cost."""
     out_spikes, schedule = system.array.run_layer(layer, layer_input, tws, geometry)
@@ -73,7 +70,7 @@ def layer_cost(system: System, table: EnergyTable, layer: Layer, layer_input: np
     return LayerCost(latency, energy, energy * 1e-12 * float(seconds), out_spikes, schedule, levels)
 
 
-def search_tws(system: System, table: EnergyTable, layer: Layer, layer_input: np.ndarray, geometry: BufferGeometry,
+def search_tws(system: System, table: ActionEnergyTable, layer: Layer, layer_input: np.ndarray, geometry: BufferGeometry,
                timesteps: int) -> int:
     """Return the window size with the lowest EDP for one layer on this input (ties: smaller)."""
     best_size, best_edp = None, None

@@ -1,0 +1,213 @@
+"""Energy tables, the Accelergy ERT import and energy billing, checked against hand-computed values."""
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import yaml
+
+from spikex_sim.config import load_config
+from spikex_sim.dataflow.schedule import KEY_INDEX, TRAFFIC_KEYS
+from spikex_sim.energy import (LEAKAGE_COMPONENTS, average_power_w, leakage_pj_per_cycle,
+                               parse_energy_table)
+from spikex_sim.errors import ConfigError
+from spikex_sim.evaluate import energy_rows
+from spikex_sim.memory import count_levels
+from spikex_sim.runner import simulate
+from spikex_sim.units import cycles_to_seconds, parse_quantity
+from spikex_sim.workload.model import Layer, NeuronParams
+
+# GLB and LBUF sizes of configs/spikex_nmnist.yaml (54KB and 2KB are decimal).
+GLB_BYTES, LBUF_BYTES = 54000, 2000
+
+
+def table_data(**changes) -> dict:
+    """Return a valid version-1 table whose GLB reads cost 1 pJ and writes 2 pJ per 8-bit word."""
+    data = {
+        "name": "test", "version": 1,
+        "dram": {"burst_bytes": 8, "burst_pj": 512.0},
+        # 8 and 16 pJ per 64-bit access are 1 and 2 pJ per 8-bit word.
+        "sram": {"reference_width_bits": 64, "points": [[LBUF_BYTES, 4.0, 4.0], [GLB_BYTES, 8.0, 16.0]]},
+        "add_pj_by_bits": {8: 0.5, 16: 1.0},
+        "register_pj_by_bits": {8: 0.25},
+        "compare_pj_by_bits": {16: 0.125},
+        "leakage_mw": {component: 0.0 for component in LEAKAGE_COMPONENTS},
+    }
+    data.update(changes)
+    return data
+
+
+def write_table(folder, data, name="table.yaml"):
+    path = folder / name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def config_with_table(default_config, path, *overrides):
+    return load_config(default_config, [f"energy.table={path}", *overrides])
+
+
+def one_layer() -> Layer:
+    weight = np.zeros((10, 16), dtype=np.int64)
+    return Layer("fc", "fc", (16, 1, 1), (10, 1, 1), 1, 1, 0, weight, NeuronParams(threshold=10, leak_q=256))
+
+
+def billed(rows) -> dict:
+    return {(row["component"], row["action"]): row for row in rows}
+
+
+NO_COUNTS = {"pe.accumulate": 0, "pe.weight_register": 0, "pe.membrane_update": 0, "pe.compare": 0}
+
+
+def test_reads_and_writes_billed_separately(tmp_path, default_config):
+    config = config_with_table(default_config, write_table(tmp_path, table_data()))
+    table = config.energy.load(config.base_dir)
+    traffic = np.zeros((1, len(TRAFFIC_KEYS)), dtype=np.int64)
+    traffic[0, KEY_INDEX["glb", "lbuf", "weights"]] = 100  # 100 bytes: 100 GLB reads of one 8-bit word
+    traffic[0, KEY_INDEX["pe", "glb", "spikes_out"]] = 50  # 50 GLB writes
+    levels = count_levels(config.system, traffic)
+    rows = billed(energy_rows(config.system, table, one_layer(), levels, NO_COUNTS, 0))
+    assert rows["glb", "read"]["count"] == 100
+    assert rows["glb", "write"]["count"] == 50
+    assert rows["glb", "read"]["energy_per_action_pj"] == 1.0
+    assert rows["glb", "write"]["energy_per_action_pj"] == 2.0
+    assert rows["glb", "read"]["energy_pj"] + rows["glb", "write"]["energy_pj"] == 200.0
+
+
+def test_dram_burst_contiguous_and_scattered(tmp_path, default_config):
+    config = config_with_table(default_config, write_table(tmp_path, table_data()), "system.dram.burst=8B")
+    table = config.energy.load(config.base_dir)
+    assert table.dram_burst_pj(8) == 512.0  # one 64-bit access
+    traffic = np.zeros((1, len(TRAFFIC_KEYS)), dtype=np.int64)
+    traffic[0, KEY_INDEX["dram", "glb", "weights"]] = 1000  # 1,000 8-bit words
+    contiguous = count_levels(config.system, traffic)
+    segments = np.where(traffic > 0, 1000, 1)  # every word its own piece
+    scattered = count_levels(config.system, traffic, segments)
+    for levels, bursts, energy in ((contiguous, 125, 64_000.0), (scattered, 1000, 512_000.0)):
+        row = billed(energy_rows(config.system, table, one_layer(), levels, NO_COUNTS, 0))["dram", "read_burst"]
+        assert row["count"] == bursts
+        assert row["energy_pj"] == energy
+
+
+def test_total_equals_breakdown_on_real_run(default_config):
+    result = simulate(load_config(default_config), samples=2)
+    energy, summary = result.tables["energy"], result.tables["summary"].iloc[0]
+    total = float(summary["total_energy_pj"])
+    assert total > 0
+    recomputed = (energy["count"] * energy["energy_per_action_pj"]).to_numpy()
+    assert np.array_equal(recomputed, energy["energy_pj"].to_numpy())
+    assert energy.groupby("component")["energy_pj"].sum().sum() == pytest.approx(total, rel=1e-12)
+    assert energy.groupby(["component", "action"])["energy_pj"].sum().sum() == pytest.approx(total, rel=1e-12)
+    assert result.tables["layers"]["energy_pj"].sum() == pytest.approx(total, rel=1e-12)
+    split = float(summary["memory_energy_pj"] + summary["arithmetic_energy_pj"])
+    assert split == pytest.approx(float(summary["energy_pj"]), rel=1e-12)
+
+
+def leaky_config(tmp_path, default_config, *overrides):
+    # 1 mW per component at the 500 MHz clock is exactly 2 pJ per cycle each.
+    leaky = table_data(leakage_mw={component: 1.0 for component in LEAKAGE_COMPONENTS})
+    return config_with_table(default_config, write_table(tmp_path, leaky), *overrides)
+
+
+def test_static_energy_is_power_times_time(tmp_path, default_config):
+    config = leaky_config(tmp_path, default_config)
+    result = simulate(config, samples=2)
+    energy, summary = result.tables["energy"], result.tables["summary"].iloc[0]
+    static_pj = energy[energy["action"] == "leakage_cycle"]["energy_pj"].sum()
+    run_seconds = cycles_to_seconds(int(summary["total_latency_cycles"]), config.system.clock)
+    power_w = Fraction(4, 1000)  # four components at 1 mW
+    assert static_pj == float(power_w * run_seconds * 10**12)
+    assert set(energy[energy["action"] == "leakage_cycle"]["energy_per_action_pj"]) == {2.0}
+
+
+def test_edp_depends_on_dense_array_size(tmp_path, default_config):
+    runs = {}
+    for size in (16, 32):
+        array = f"system.array={{type: DenseSystolicArray, rows: {size}, cols: {size}}}"
+        runs[size] = simulate(leaky_config(tmp_path, default_config, array), samples=1)
+    accumulate = {size: run.tables["energy"].query("action == 'accumulate'")["energy_pj"].sum()
+                  for size, run in runs.items()}
+    edp = {size: float(run.tables["summary"]["edp_js"].iloc[0]) for size, run in runs.items()}
+    assert accumulate[16] == accumulate[32]
+    assert accumulate[16] > 0
+    assert edp[16] != edp[32]
+
+
+def test_clock_domain_conversion_exact():
+    dram_clock, array_clock = parse_quantity("1600MHz", "Hz"), parse_quantity("1GHz", "Hz")
+    seconds = cycles_to_seconds(10_000, dram_clock)
+    assert seconds == Fraction(625, 100_000_000)  # 6.25 us
+    assert seconds * array_clock == 6250
+    power = average_power_w(21_179_300, seconds)
+    assert power == Fraction(3388688, 10**6)
+    assert round(float(power), 3) == 3.389
+
+
+def test_leakage_per_cycle_from_milliwatts():
+    assert leakage_pj_per_cycle(1.0, Fraction(500_000_000)) == 2.0
+    assert leakage_pj_per_cycle(0.0, Fraction(10**9)) == 0.0
+
+
+def test_per_width_energies():
+    table = parse_energy_table(table_data(register_pj_by_bits={8: 0.25, 16: 0.5}), "test")
+    assert table.register_pj_for(8) == 0.25
+    assert table.register_pj_for(12) == 0.5  # the next wider entry
+    assert table.register_pj_for(32) == 1.0  # linear above the widest entry
+    flat = table_data(compare_pj=0.3)
+    del flat["compare_pj_by_bits"]
+    assert parse_energy_table(flat, "test").compare_pj_for(16) == 0.3
+
+
+def test_two_element_points_bill_reads_and_writes_alike():
+    table = parse_energy_table(table_data(sram={"reference_width_bits": 64, "points": [[1024, 3.0], [4096, 6.0]]}),
+                               "test")
+    assert table.sram_access_pj(2048, 64) == 4.5
+    assert table.sram_access_pj(2048, 64, write=True) == 4.5
+
+
+@pytest.mark.parametrize("changes, key", [
+    ({"leakge_mw": {}}, "leakge_mw"),
+    ({"dram": {"acess_pj_per_bit": 1.0}}, "dram.acess_pj_per_bit"),
+    ({"sram": {"reference_width_bits": 64, "point": []}}, "sram.point"),
+    ({"leakage_mw": {"dram": 0, "glb": 0, "lbuf": 0, "array": 0, "noc": 1.0}}, "leakage_mw.noc"),
+    ({"version": 2}, "version"),
+    ({"add_pj_by_bits": {8: -1.0}}, "add_pj_by_bits.8"),
+    ({"register_pj_per_access": 0.1}, "register_pj_by_bits"),
+    ({"dram": {"access_pj_per_bit": 1.0, "burst_pj": 512.0}}, "dram"),
+    ({"sram": {"reference_width_bits": 64, "points": [[1024, 1.0], [1024, 2.0]]}}, "sram.points"),
+])
+def test_bad_table_names_file_and_key(tmp_path, default_config, changes, key):
+    path = write_table(tmp_path, table_data(**changes))
+    config = config_with_table(default_config, path)
+    with pytest.raises(ConfigError) as error:
+        config.energy.load(config.base_dir)
+    assert error.value.source == str(path)
+    assert error.value.key == key
+
+
+def test_missing_key_names_file_and_key(tmp_path, default_config):
+    data = table_data()
+    del data["add_pj_by_bits"]
+    path = write_table(tmp_path, data)
+    config = config_with_table(default_config, path)
+    with pytest.raises(ConfigError) as error:
+        config.energy.load(config.base_dir)
+    assert error.value.source == str(path)
+    assert error.value.key == "add_pj_by_bits"
+
+
+def test_unknown_energy_class_names_config_and_key(default_config):
+    with pytest.raises(ConfigError) as error:
+        load_config(default_config, ["energy.type=EnergyTabel"])
+    assert error.value.source == str(default_config)
+    assert error.value.key == "energy.type"
+    assert "EnergyTable" in str(error.value)
+
+
+def test_unknown_table_name_lists_builtins(default_config):
+    config = load_config(default_config, ["energy.table=spikex_33nm"])
+    with pytest.raises(ConfigError) as error:
+        config.energy.load(config.base_dir)
+    assert error.value.key == "energy.table"
+    assert "spikex_32nm" in str(error.value)

@@ -327,7 +327,7 @@ class EnergyModel(Component):
 class EnergyTableModel(EnergyModel):
     type_name = "EnergyTable"
     summary = "Per-action energies from a YAML table: a built-in name or a path relative to the config."
-    table = Param(str, "horowitz_45nm", "built-in table name (horowitz_45nm) or a YAML file path")
+    table = Param(str, "spikex_32nm", "built-in table name (spikex_32nm, horowitz_45nm) or a YAML file path")
 
     def load(self, base_dir: Path) -> EnergyTable:
         builtin = resources.files("spikex_sim") / "energy_tables" / f"{self.table}.yaml"

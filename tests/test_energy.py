@@ -9,7 +9,7 @@ import yaml
 
 from spikex_sim.config import load_config
 from spikex_sim.dataflow.schedule import KEY_INDEX, TRAFFIC_KEYS
-from spikex_sim.energy import (LEAKAGE_COMPONENTS, average_power_w, leakage_pj_per_cycle,
+from spikex_sim.energy import (LEAKAGE_COMPONENTS, average_power_w, builtin_tables, leakage_pj_per_cycle,
                                parse_energy_table)
 from spikex_sim.errors import ConfigError
 from spikex_sim.evaluate import energy_rows
@@ -147,6 +147,29 @@ def test_clock_domain_conversion_exact():
 def test_leakage_per_cycle_from_milliwatts():
     assert leakage_pj_per_cycle(1.0, Fraction(500_000_000)) == 2.0
     assert leakage_pj_per_cycle(0.0, Fraction(10**9)) == 0.0
+
+
+def test_builtin_tables_parse_with_sources(repo_root):
+    names = builtin_tables()
+    assert {"spikex_32nm", "horowitz_45nm"} <= set(names)
+    for name in names:
+        data = yaml.safe_load((repo_root / "spikex_sim" / "energy_tables" / f"{name}.yaml").read_text())
+        table = parse_energy_table(data, name)
+        assert table.name == name
+        assert data["sources"]
+
+
+def test_spikex_32nm_default_exact_points(default_config):
+    config = load_config(default_config)
+    assert config.energy.table == "spikex_32nm"
+    table = config.energy.load(config.base_dir)
+    # CACTI 7.0 runs at the exact SpikeX sizes, per 64-bit access.
+    assert table.sram_access_pj(GLB_BYTES, 64) == 16.092
+    assert table.sram_access_pj(GLB_BYTES, 64, write=True) == 13.990
+    assert table.sram_access_pj(LBUF_BYTES, 64) == 1.691
+    assert table.dram_burst_pj(8) == 512.0
+    assert table.dram_burst_pj(64) == 4096.0
+    assert table.add_pj(16) == 0.03205
 
 
 def test_per_width_energies():

@@ -3,4 +3,4 @@
 Importing this package registers every built-in type, so a YAML `type:` can name it.
 """
 
-from spikex_sim.components import datasets, dram, encoders, models, spikex_array, sram  # noqa: F401
+from spikex_sim.components import accelergy_ert, datasets, dram, encoders, models, spikex_array, sram  # noqa: F401

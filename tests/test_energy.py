@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
+from spikex_sim.components.accelergy_ert import instances_in_name
 from spikex_sim.config import load_config
 from spikex_sim.dataflow.schedule import KEY_INDEX, TRAFFIC_KEYS
 from spikex_sim.energy import (LEAKAGE_COMPONENTS, average_power_w, builtin_tables, leakage_pj_per_cycle,
@@ -234,3 +235,179 @@ def test_unknown_table_name_lists_builtins(default_config):
         config.energy.load(config.base_dir)
     assert error.value.key == "energy.table"
     assert "spikex_32nm" in str(error.value)
+
+
+# An ERT in Accelergy's 0.3 layout, written for these tests: the numbers are chosen for hand
+# computation and describe no real design.
+ERT = {"ERT": {"version": 0.3, "tables": [
+    {"name": "chip.offchip_dram", "actions": [
+        {"name": "read", "arguments": None, "energy": 400.0},
+        {"name": "write", "arguments": None, "energy": 480.0},
+        {"name": "leak", "arguments": None, "energy": 0.5}]},
+    {"name": "chip.global_buffer", "actions": [
+        {"name": "read", "arguments": {"address_delta": 0, "data_delta": 0}, "energy": 1.0},
+        {"name": "read", "arguments": {"address_delta": 1, "data_delta": 1}, "energy": 12.0},
+        {"name": "write", "arguments": None, "energy": 16.0},
+        {"name": "idle", "arguments": None, "energy": 0.25}]},
+    {"name": "chip.local_buffer", "actions": [
+        {"name": "read", "arguments": None, "energy": 2.0},
+        {"name": "write", "arguments": None, "energy": 3.0},
+        {"name": "leak", "arguments": None, "energy": 0.125}]},
+    {"name": "chip.pe[0..7].column[0..7].adder", "actions": [
+        {"name": "add", "arguments": None, "energy": 0.04},
+        {"name": "leak", "arguments": None, "energy": 0.001}]},
+    {"name": "chip.pe[0..7].column[0..7].weight_reg", "actions": [
+        {"name": "access", "arguments": None, "energy": 0.05}]},
+    {"name": "chip.pe[0..7].column[0..7].comparator", "actions": [
+        {"name": "compare", "arguments": None, "energy": 0.01}]},
+]}}
+
+PE = "chip.pe[0..7].column[0..7]"
+
+
+def ert_map() -> dict:
+    return {
+        "dram": {"component": "chip.offchip_dram", "width_bits": 64},
+        "glb": {"component": "chip.global_buffer", "width_bits": 64, "actions": {
+            "read": {"action": "read", "arguments": {"address_delta": 1, "data_delta": 1}}, "leakage": "idle"}},
+        "lbuf": {"component": "chip.local_buffer", "width_bits": 64},
+        "array": {"component": f"{PE}.adder", "actions": {
+            "accumulate": "add", "membrane_update": "add",
+            "weight_register": {"component": f"{PE}.weight_reg", "action": "access"},
+            "compare": {"component": f"{PE}.comparator", "action": "compare"},
+            "leakage": "leak"}},
+    }
+
+
+def ert_energy(tmp_path, mapping=None, ert=None, clock="1GHz") -> str:
+    path = tmp_path / "ert.yaml"
+    path.write_text(yaml.safe_dump(ERT if ert is None else ert), encoding="utf-8")
+    node = {"type": "AccelergyERT", "path": str(path), "map": ert_map() if mapping is None else mapping}
+    if clock is not None:
+        node["clock"] = clock
+    return "energy=" + json.dumps(node)
+
+
+def test_ert_maps_actions_to_hand_values(tmp_path, default_config):
+    config = load_config(default_config, [ert_energy(tmp_path)])
+    table = config.energy.load(config.base_dir)
+    units = table.unit_energies(config.system, membrane_bits=16, weight_bits=8)
+    # DRAM: 400 and 480 pJ per 64-bit access, bursts of 64 bytes (512 bits).
+    assert units["dram", "read_burst"] == 3200.0
+    assert units["dram", "write_burst"] == 3840.0
+    # SRAM: per 64-bit ERT access, billed per 8-bit word.
+    assert units["glb", "read"] == 1.5
+    assert units["glb", "write"] == 2.0
+    assert units["lbuf", "read"] == 0.25
+    assert units["lbuf", "write"] == 0.375
+    assert units["array", "accumulate"] == 0.04
+    assert units["array", "membrane_update"] == 0.04
+    assert units["array", "weight_register"] == 0.05
+    assert units["array", "compare"] == 0.01
+    # Leakage: pJ per 1 GHz ERT cycle x instances is mW; per 500 MHz cycle it doubles.
+    assert table.leakage_mw["dram"] == 0.5
+    assert table.leakage_mw["glb"] == 0.25
+    assert table.leakage_mw["lbuf"] == 0.125
+    assert table.leakage_mw["array"] == pytest.approx(0.064, rel=1e-12)  # 64 adders
+    assert units["dram", "leakage_cycle"] == 1.0
+    assert units["glb", "leakage_cycle"] == 0.5
+
+
+def test_ert_run_bills_ert_energies(tmp_path, default_config):
+    result = simulate(load_config(default_config, [ert_energy(tmp_path)]), samples=1)
+    energy = result.tables["energy"]
+    per_action = energy.groupby(["component", "action"])["energy_per_action_pj"].first()
+    assert per_action["dram", "read_burst"] == 3200.0
+    assert per_action["array", "weight_register"] == 0.05
+    assert energy["energy_pj"].sum() == pytest.approx(result.tables["summary"]["total_energy_pj"].iloc[0],
+                                                      rel=1e-12)
+
+
+def test_ert_instances_from_name():
+    assert instances_in_name(f"{PE}.adder") == 64
+    assert instances_in_name("chip.global_buffer") == 1
+
+
+def test_ert_unmapped_array_action_names_config_and_key(tmp_path, default_config):
+    mapping = ert_map()
+    del mapping["array"]["actions"]["compare"]
+    with pytest.raises(ConfigError) as error:
+        load_config(default_config, [ert_energy(tmp_path, mapping)])
+    assert error.value.source == str(default_config)
+    assert error.value.key == "energy.map"
+    assert "map.array.actions.compare is not mapped" in str(error.value)
+
+
+def test_ert_missing_default_action_names_file_and_key(tmp_path, default_config):
+    mapping = ert_map()
+    del mapping["glb"]["actions"]["leakage"]  # the default 'leak' is not in chip.global_buffer
+    config = load_config(default_config, [ert_energy(tmp_path, mapping)])
+    with pytest.raises(ConfigError) as error:
+        config.energy.load(config.base_dir)
+    assert error.value.source == str(tmp_path / "ert.yaml")
+    assert error.value.key == "energy.map.glb.actions.leakage"
+    assert "idle" in str(error.value)
+
+
+def test_ert_unknown_component_names_file_and_key(tmp_path, default_config):
+    mapping = ert_map()
+    mapping["lbuf"]["component"] = "chip.local_bufer"
+    config = load_config(default_config, [ert_energy(tmp_path, mapping)])
+    with pytest.raises(ConfigError) as error:
+        config.energy.load(config.base_dir)
+    assert error.value.source == str(tmp_path / "ert.yaml")
+    assert error.value.key == "energy.map.lbuf.actions.read"
+    assert "chip.local_buffer" in str(error.value)
+
+
+def test_ert_ambiguous_arguments_rejected(tmp_path, default_config):
+    mapping = ert_map()
+    mapping["glb"]["actions"]["read"] = "read"
+    config = load_config(default_config, [ert_energy(tmp_path, mapping)])
+    with pytest.raises(ConfigError) as error:
+        config.energy.load(config.base_dir)
+    assert error.value.key == "energy.map.glb.actions.read"
+    assert "arguments" in str(error.value)
+
+
+def test_ert_zero_bills_nothing(tmp_path, default_config):
+    mapping = ert_map()
+    mapping["array"]["actions"]["compare"] = 0
+    for component in LEAKAGE_COMPONENTS:
+        mapping[component].setdefault("actions", {})["leakage"] = 0
+    config = load_config(default_config, [ert_energy(tmp_path, mapping, clock=None)])
+    table = config.energy.load(config.base_dir)
+    assert table.array_pj["compare"] == 0.0
+    assert set(table.leakage_mw.values()) == {0.0}
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda mapping: mapping.pop("lbuf"), "map.lbuf is missing"),
+    (lambda mapping: mapping["dram"].pop("width_bits"), "map.dram.width_bits is missing"),
+    (lambda mapping: mapping["glb"]["actions"].update(reed="read"), "did you mean 'read'"),
+    (lambda mapping: mapping.update(noc="chip.noc"), "unknown component 'noc'"),
+])
+def test_ert_bad_map_names_config_and_key(tmp_path, default_config, edit, fragment):
+    mapping = ert_map()
+    edit(mapping)
+    with pytest.raises(ConfigError) as error:
+        load_config(default_config, [ert_energy(tmp_path, mapping)])
+    assert error.value.source == str(default_config)
+    assert error.value.key == "energy.map"
+    assert fragment in str(error.value)
+
+
+def test_ert_leakage_needs_clock(tmp_path, default_config):
+    with pytest.raises(ConfigError) as error:
+        load_config(default_config, [ert_energy(tmp_path, clock=None)])
+    assert error.value.key == "energy"
+    assert "clock is missing" in str(error.value)
+
+
+def test_ert_unknown_version_names_file_and_key(tmp_path, default_config):
+    ert = {"ERT": {**ERT["ERT"], "version": 0.9}}
+    config = load_config(default_config, [ert_energy(tmp_path, ert=ert)])
+    with pytest.raises(ConfigError) as error:
+        config.energy.load(config.base_dir)
+    assert error.value.source == str(tmp_path / "ert.yaml")
+    assert error.value.key == "ERT.version"

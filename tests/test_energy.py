@@ -183,7 +183,7 @@ def test_per_width_energies():
     assert parse_energy_table(flat, "test").compare_pj_for(16) == 0.3
 
 
-def test_two_element_points_bill_reads_and_writes_alike():
+def test_two_value_points_price_alike():
     table = parse_energy_table(table_data(sram={"reference_width_bits": 64, "points": [[1024, 3.0], [4096, 6.0]]}),
                                "test")
     assert table.sram_access_pj(2048, 64) == 4.5
@@ -201,7 +201,7 @@ def test_two_element_points_bill_reads_and_writes_alike():
     ({"dram": {"access_pj_per_bit": 1.0, "burst_pj": 512.0}}, "dram"),
     ({"sram": {"reference_width_bits": 64, "points": [[1024, 1.0], [1024, 2.0]]}}, "sram.points"),
 ])
-def test_bad_table_names_file_and_key(tmp_path, default_config, changes, key):
+def test_bad_table_key_rejected(tmp_path, default_config, changes, key):
     path = write_table(tmp_path, table_data(**changes))
     config = config_with_table(default_config, path)
     with pytest.raises(ConfigError) as error:
@@ -210,7 +210,7 @@ def test_bad_table_names_file_and_key(tmp_path, default_config, changes, key):
     assert error.value.key == key
 
 
-def test_missing_key_names_file_and_key(tmp_path, default_config):
+def test_missing_table_key_rejected(tmp_path, default_config):
     data = table_data()
     del data["add_pj_by_bits"]
     path = write_table(tmp_path, data)
@@ -221,7 +221,7 @@ def test_missing_key_names_file_and_key(tmp_path, default_config):
     assert error.value.key == "add_pj_by_bits"
 
 
-def test_unknown_energy_class_names_config_and_key(default_config):
+def test_unknown_energy_type_rejected(default_config):
     with pytest.raises(ConfigError) as error:
         load_config(default_config, ["energy.type=EnergyTabel"])
     assert error.value.source == str(default_config)
@@ -325,10 +325,22 @@ def test_ert_run_bills_ert_energies(tmp_path, default_config):
 
 def test_ert_instances_from_name():
     assert instances_in_name(f"{PE}.adder") == 64
+    assert instances_in_name("top.mac[1..256]") == 256
     assert instances_in_name("chip.global_buffer") == 1
 
 
-def test_ert_unmapped_array_action_names_config_and_key(tmp_path, default_config):
+def test_ert_version_04_layout(tmp_path, default_config):
+    # Accelergy 0.4 writes the version as a string and empty arguments as {}.
+    tables = [{**table, "actions": [{**action, "arguments": action["arguments"] or {}}
+                                    for action in table["actions"]]} for table in ERT["ERT"]["tables"]]
+    ert = {"ERT": {"version": "0.4", "tables": tables}}
+    config = load_config(default_config, [ert_energy(tmp_path, ert=ert)])
+    units = config.energy.load(config.base_dir).unit_energies(config.system, membrane_bits=16, weight_bits=8)
+    assert units["dram", "read_burst"] == 3200.0
+    assert units["glb", "read"] == 1.5
+
+
+def test_ert_unmapped_action_rejected(tmp_path, default_config):
     mapping = ert_map()
     del mapping["array"]["actions"]["compare"]
     with pytest.raises(ConfigError) as error:
@@ -338,7 +350,7 @@ def test_ert_unmapped_array_action_names_config_and_key(tmp_path, default_config
     assert "map.array.actions.compare is not mapped" in str(error.value)
 
 
-def test_ert_missing_default_action_names_file_and_key(tmp_path, default_config):
+def test_ert_missing_default_action_rejected(tmp_path, default_config):
     mapping = ert_map()
     del mapping["glb"]["actions"]["leakage"]  # the default 'leak' is not in chip.global_buffer
     config = load_config(default_config, [ert_energy(tmp_path, mapping)])
@@ -349,7 +361,7 @@ def test_ert_missing_default_action_names_file_and_key(tmp_path, default_config)
     assert "idle" in str(error.value)
 
 
-def test_ert_unknown_component_names_file_and_key(tmp_path, default_config):
+def test_ert_unknown_component_rejected(tmp_path, default_config):
     mapping = ert_map()
     mapping["lbuf"]["component"] = "chip.local_bufer"
     config = load_config(default_config, [ert_energy(tmp_path, mapping)])
@@ -387,7 +399,7 @@ def test_ert_zero_bills_nothing(tmp_path, default_config):
     (lambda mapping: mapping["glb"]["actions"].update(reed="read"), "did you mean 'read'"),
     (lambda mapping: mapping.update(noc="chip.noc"), "unknown component 'noc'"),
 ])
-def test_ert_bad_map_names_config_and_key(tmp_path, default_config, edit, fragment):
+def test_ert_bad_map_rejected(tmp_path, default_config, edit, fragment):
     mapping = ert_map()
     edit(mapping)
     with pytest.raises(ConfigError) as error:
@@ -404,7 +416,7 @@ def test_ert_leakage_needs_clock(tmp_path, default_config):
     assert "clock is missing" in str(error.value)
 
 
-def test_ert_unknown_version_names_file_and_key(tmp_path, default_config):
+def test_ert_unknown_version_rejected(tmp_path, default_config):
     ert = {"ERT": {**ERT["ERT"], "version": 0.9}}
     config = load_config(default_config, [ert_energy(tmp_path, ert=ert)])
     with pytest.raises(ConfigError) as error:

@@ -64,7 +64,7 @@ def check_non_negative(tables: dict[str, pd.DataFrame]) -> None:
             bad = ~np.isfinite(values) | (values < 0)
             if bad.any():
                 row = int(np.argmax(bad))
-                raise SimulationError(f"{table_name}.{column} is {values[row]!r} in row {row}; counters, cycles, "
+                raise SimulationError(f"{table_name}.{column} is {values[row]:.6g} in row {row}; counters, cycles, "
                                       "bytes and energies must be finite and non-negative")
 
 

@@ -232,6 +232,20 @@ def command_list_components(args) -> int:
     return 0
 
 
+def _describe_range(param) -> str:
+    """Return the accepted values of a parameter, such as '>= 1', '(0, 3600]' or 'time, count'."""
+    if param.choices is not None:
+        return ", ".join(map(str, param.choices))
+    low, high = param.min_value, param.max_value
+    if low is None and high is None:
+        return ""
+    if high is None:
+        return f"{'>' if param.min_exclusive else '>='} {low:g}"
+    if low is None:
+        return f"<= {high:g}"
+    return f"{'(' if param.min_exclusive else '['}{low:g}, {high:g}]"
+
+
 def command_describe(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -242,13 +256,14 @@ def command_describe(args) -> int:
     console = Console()
     console.print(f"[bold]{args.type}[/bold]: {cls.summary}")
     params = Table(title="parameters")
-    for column in ("name", "type", "unit", "default", "description"):
+    for column in ("name", "type", "unit", "default", "range", "description"):
         params.add_column(column)
     for name, param in cls._params.items():
         default = "(required)" if param.required else str(param.to_yaml(param.convert(param.default))
                                                             if param.default is not None else None)
         unit = param.unit or ""
-        params.add_row(name, param.describe_type() if not param.unit else "quantity", unit, default, param.desc)
+        params.add_row(name, param.describe_type() if not param.unit else "quantity", unit, default,
+                       _describe_range(param), param.desc)
     console.print(params)
     if cls._ports:
         ports = Table(title="ports")

@@ -1,6 +1,6 @@
 """Reproduce, in shape, the SpikeX paper's dataflow experiments with this simulator.
 
-Usage: python benchmarks/experiments.py {dispatch,tws-sweep,ladder} [--seeds N]
+Usage: python benchmarks/experiments.py {dispatch,tws-sweep,ladder,energy-split} [--seeds N]
 
 - dispatch: latency of SpikeX dispatch alone (weight tailoring off) against PTB on conv2 of
   the DVS-Gesture medium network (8x32x32 -> 16x8x8, 5x5 kernel, stride 4, padding 2,
@@ -10,6 +10,10 @@ Usage: python benchmarks/experiments.py {dispatch,tws-sweep,ladder} [--seeds N]
   firing rate falls from 0.5% to 0.01%, for window sizes 2, 3, 5 and 10.
 - ladder: the N-MNIST network with the trained weights on the 100 shipped recordings:
   time-serial, PTB with searched windows, and SpikeX; energy, latency and EDP ratios.
+- energy-split: energy of an FC layer at window sizes 4 and 8, split by component (from
+  the energy rows) and by data type (from the schedule's traffic): the N-MNIST fc layer
+  (2304 -> 10) on the activity of 20 recordings, and DVS-Gesture fc1 (1600 -> 512,
+  T = 300) on random inputs at 5% firing.
 
 The paper's numbers (B. Xu, R. Boone, P. Li, "SpikeX", IEEE TCAD 2025) are printed beside
 ours. Ours model the architecture only, without hardware-aware training or search.
@@ -26,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from spikex_sim.config import load_config  # noqa: E402
-from spikex_sim.evaluate import layer_cost, search_tws  # noqa: E402
+from spikex_sim.dataflow.schedule import TRAFFIC_KEYS  # noqa: E402
+from spikex_sim.evaluate import energy_rows, layer_cost, search_tws  # noqa: E402
 from spikex_sim.memory import buffer_geometry  # noqa: E402
 from spikex_sim.runner import simulate  # noqa: E402
 from spikex_sim.workload.model import Layer, NeuronParams  # noqa: E402
@@ -116,12 +121,95 @@ def ladder(seeds: int) -> None:
     print("paper, full SpikeX (with HT and HAS) against PTB on N-MNIST: energy 2.07x, latency 7.25x, EDP about 15x")
 
 
+# Shares (%) of an FC layer's energy in the SpikeX paper; at TWS 8 it gives only the data types.
+PAPER_SPLIT = {4: "RF 39.5, LBUF 13.4, GLB 7.3, DRAM 1.7, arithmetic 38; weights 40.1, spikes 21.9",
+               8: "weights 36.2, spikes 30.7"}
+SPLIT_COMPONENTS = ("DRAM", "GLB", "LBUF", "RF", "arithmetic")
+SPLIT_DATA_TYPES = ("weights", "spikes", "vmem")
+
+
+def split_layer_energy(system, table, layer, layer_input, tws, geometry) -> dict[tuple[str, str], float]:
+    """Return one layer's energy (pJ) by (component, data type); RF is the PEs' weight registers."""
+    cost = layer_cost(system, table, layer, layer_input, tws, geometry)
+    rows = energy_rows(system, table, layer, cost.levels, cost.schedule.counts, cost.latency_cycles)
+    unit = {(row["component"], row["action"]): row["energy_per_action_pj"] for row in rows}
+    split: dict[tuple[str, str], float] = {}
+
+    def add(component: str, data_type: str, energy_pj: float) -> None:
+        split[component, data_type] = split.get((component, data_type), 0.0) + energy_pj
+
+    levels = cost.levels
+    for index, (source, target, data_type) in enumerate(TRAFFIC_KEYS):
+        kind = "spikes" if data_type in ("spikes_in", "spikes_out") else data_type
+        bursts = int(levels.dram_bursts[:, index].sum())
+        if source == "dram":
+            add("DRAM", kind, bursts * unit["dram", "read_burst"])
+        if target == "dram":
+            add("DRAM", kind, bursts * unit["dram", "write_burst"])
+        for level in ("glb", "lbuf"):
+            reads = int(levels.reads[level][:, index].sum()) * unit[level, "read"]
+            writes = int(levels.writes[level][:, index].sum()) * unit[level, "write"]
+            add(level.upper(), kind, reads + writes)
+    for row in rows:
+        if row["action"] == "leakage_cycle":
+            add("leakage", "leakage", row["energy_pj"])
+        elif row["action"] == "weight_register":
+            add("RF", "weights", row["energy_pj"])
+        elif row["component"] == "array":
+            add("arithmetic", "arithmetic", row["energy_pj"])
+    billed = sum(row["energy_pj"] for row in rows)
+    if abs(sum(split.values()) - billed) > 1e-9 * billed:
+        raise RuntimeError(f"energy split {sum(split.values())} pJ differs from the billed {billed} pJ")
+    return split
+
+
+def print_split(label: str, split: dict[tuple[str, str], float], on_chip: bool) -> None:
+    if on_chip:
+        split = {key: value for key, value in split.items() if key[0] != "DRAM"}
+    total = sum(split.values())
+
+    def share(selected: float) -> str:
+        return f"{100 * selected / total:5.1f}"
+
+    by_component = [share(sum(v for (c, _), v in split.items() if c == name)) for name in SPLIT_COMPONENTS]
+    by_type = [share(sum(v for (_, t), v in split.items() if t == name)) for name in SPLIT_DATA_TYPES]
+    print(f"{label:<38} {' '.join(by_component)} | {' '.join(by_type)}")
+
+
+def energy_split(seeds: int) -> None:
+    system, table, geometry = system_for("{type: SpikeXArray}")
+    config = load_config(CONFIG)
+    model = config.workload.model.load(config.base_dir)
+    fc_index = len(model.layers) - 1
+    result = simulate(config, samples=20)
+    # layer_spikes[sample] lists the encoded input, then every layer's output spikes.
+    nmnist = [spikes[fc_index].reshape(spikes[fc_index].shape[0], -1) for spikes in result.layer_spikes]
+    rng = np.random.default_rng(0)
+    fc1 = Layer("fc1", "fc", (1600, 1, 1), (512, 1, 1), 1, 1, 0, rng.integers(-20, 60, size=(512, 1600)), NEURON)
+    dvs = [(np.random.default_rng(seed).random((300, 1600)) < 0.05).astype(np.uint8) for seed in range(seeds)]
+    workloads = (("N-MNIST fc", model.layers[fc_index], nmnist), ("DVS-Gesture fc1 (5%)", fc1, dvs))
+    print(f"energy table {table.name}; shares in % of the layer's energy, summed over its inputs")
+    print(f"{'layer, window size':<38} {' '.join(f'{name[:5]:>5}' for name in SPLIT_COMPONENTS)} | "
+          f"{' '.join(f'{name[:5]:>5}' for name in SPLIT_DATA_TYPES)}")
+    for name, layer, inputs in workloads:
+        for tws in (4, 8):
+            split: dict[tuple[str, str], float] = {}
+            for layer_input in inputs:
+                for key, value in split_layer_energy(system, table, layer, layer_input, tws, geometry).items():
+                    split[key] = split.get(key, 0.0) + value
+            print_split(f"{name}, TWS {tws}", split, on_chip=False)
+            print_split(f"{name}, TWS {tws}, on chip", split, on_chip=True)
+    for tws, shares in PAPER_SPLIT.items():
+        print(f"paper, FC layer, TWS {tws}: {shares}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("experiment", choices=("dispatch", "tws-sweep", "ladder"))
+    parser.add_argument("experiment", choices=("dispatch", "tws-sweep", "ladder", "energy-split"))
     parser.add_argument("--seeds", type=int, default=3, help="random inputs per point (default 3)")
     args = parser.parse_args()
-    {"dispatch": dispatch, "tws-sweep": tws_sweep, "ladder": ladder}[args.experiment](args.seeds)
+    experiments = {"dispatch": dispatch, "tws-sweep": tws_sweep, "ladder": ladder, "energy-split": energy_split}
+    experiments[args.experiment](args.seeds)
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ class PassTable:
 
     cols_used: np.ndarray
     stream_len: np.ndarray  # weights streamed along each row (taps x active channels)
-    chain: np.ndarray  # longest run of windows of one neuron in the pass
+    chain: np.ndarray  # maximum number of windows of one neuron in the pass
     vmem_reads: np.ndarray  # columns whose neuron's membrane comes from an earlier pass
     vmem_writes: np.ndarray  # columns whose neuron's membrane goes to a later pass
     spike_bits: np.ndarray  # input spike bits staged for the pass (tailored to active channels)

@@ -88,7 +88,7 @@ def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, mod
               **schedule_options) -> tuple[np.ndarray, LayerSchedule]:
     """Compute a layer's output spikes [T, M, Ho, Wo] and its SpikeX schedule.
 
-    `switch` says where the `auto` rule picks the mode: once per layer, or per time block.
+    `switch` sets where the `auto` rule picks the mode: once per layer, or per time block.
     """
     activity = layer_activity(layer, spikes, tws)
     out_spikes = compute_output_spikes(layer, activity)

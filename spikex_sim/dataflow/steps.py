@@ -232,9 +232,9 @@ def _spread_block_transfers(combined: np.ndarray, block_lengths: list[int], head
                             tails: list[np.ndarray]) -> None:
     """Place block-level DRAM transfers in the steps that overlap them, in place.
 
-    Block i's loads spread evenly over the steps of block i-1 (the first block's over its own
-    first step), and its write-backs over the steps of block i+1 (the last block's into the
-    final drain step), as a GLB double buffer at block granularity does.
+    Block i's loads spread evenly over the steps of block i-1, and its write-backs over the
+    steps of block i+1, as a GLB double buffer at block granularity does. The first block's
+    loads go into its own first step, and the last block's write-backs into the drain step.
     """
     starts = np.concatenate([[0], np.cumsum(block_lengths)]).astype(int)
     last_row = combined.shape[0] - 1
@@ -261,7 +261,7 @@ def _spread(rows: np.ndarray, vector: np.ndarray) -> None:
 def _shift_write_backs(compute: np.ndarray, traffic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Move each step's write-backs into the next step's memory phase; add a drain step.
 
-    `traffic` holds bytes per key, optionally followed by the same number of segment columns.
+    `traffic` contains bytes per key, optionally followed by the same number of segment columns.
     """
     if len(compute) == 0:
         return compute, traffic

@@ -301,7 +301,11 @@ def command_compare(args) -> int:
         table.add_row(row["config_name"], row["layer"], *(f"{value:.2f}x" for value in ratios))
     console.print(table)
     if args.csv:
-        frame.to_csv(args.csv, index=False)
+        try:
+            frame.to_csv(args.csv, index=False)
+        except OSError as error:
+            raise ConfigError(f"cannot write the CSV file ({error.strerror or error}); choose another --csv",
+                              source=str(args.csv)) from None
     return 0
 
 
@@ -313,7 +317,11 @@ def command_export_nir(args) -> int:
         raise ConfigError("file already exists; pass --overwrite or choose another path", source=str(args.out))
     config = load_config(args.config, args.overrides)
     model = config.workload.model.load(config.base_dir)
-    write_nir_model(model, args.out, dt=args.dt)
+    try:
+        write_nir_model(model, args.out, dt=args.dt)
+    except OSError as error:
+        raise ConfigError(f"cannot write the NIR file ({error.strerror or error}); choose another path",
+                          source=str(args.out)) from None
     print(f"wrote {args.out}: {len(model.layers)} layers of {model.name}; to get the same spikes back, read it with "
           f"type NIRModel, quantization: integer, leak_conversion: linear, dt: {args.dt:g}s"
           + (", reset: subtract" if any(layer.neuron.reset == "subtract" for layer in model.layers) else ""))

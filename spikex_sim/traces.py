@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from spikex_sim.errors import ConfigError
+from spikex_sim.safe_yaml import parse_yaml, read_text
 
 TABLES = ("summary", "layers", "samples", "utilization", "memory", "energy")
 
@@ -31,6 +32,12 @@ class Run:
         self.tables = tables
         for name, frame in tables.items():
             setattr(self, name, frame)
+
+    def __getattr__(self, name: str):
+        # Called only for attributes not set in __init__, so here for a table the folder lacks.
+        if name in TABLES:
+            raise ConfigError(f"incomplete run folder: {name}.parquet is missing; run it again", source=str(self.path))
+        raise AttributeError(name)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, tables={list(self.tables)})"
@@ -92,16 +99,29 @@ def write_run(result, out_dir: Path, *, overwrite: bool = False) -> Path:
 
 
 def load_run(path: str | os.PathLike) -> Run:
-    """Load a run folder written by `spikex-sim run` as DataFrames."""
+    """Load a run folder written by `spikex-sim run` as DataFrames.
+
+    Raises `ConfigError` naming the file if the manifest, the resolved config or a table
+    cannot be read; a missing table raises `ConfigError` when it is used.
+    """
     path = Path(path)
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
         raise ConfigError("not a run folder (no manifest.json)", source=str(path))
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    config = yaml.safe_load((path / "resolved_config.yaml").read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(read_text(manifest_path, "run manifest"))
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"invalid JSON ({error}); the run folder is damaged, run it again",
+                          source=str(manifest_path)) from None
+    config = parse_yaml(read_text(path / "resolved_config.yaml", "resolved config"), str(path / "resolved_config.yaml"))
     tables = {}
     for name in TABLES:
         file = path / f"{name}.parquet"
-        if file.is_file():
+        if not file.is_file():
+            continue  # a missing table raises ConfigError when it is used (Run.__getattr__)
+        try:
             tables[name] = pd.read_parquet(file)
+        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid derives from ValueError
+            raise ConfigError(f"cannot read the table ({' '.join(str(error).split())}); the run folder is "
+                              "damaged, run it again", source=str(file)) from None
     return Run(path, tables, manifest, config)

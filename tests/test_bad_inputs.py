@@ -199,3 +199,63 @@ def test_unpinnable_data_type_is_one_line(workspace, capsys):
     config["system"]["lbuf"]["pin"] = ["vmem"]
     code, err = run(folder, config, capsys)
     assert_one_line_error(code, err, folder, "system.lbuf.pin", "'vmem' cannot be pinned into the LBUF")
+
+
+def damage_manifest(folder):
+    (folder / "manifest.json").write_text("{not json")
+
+
+def remove_resolved_config(folder):
+    (folder / "resolved_config.yaml").unlink()
+
+
+def truncate_layers(folder):
+    data = (folder / "layers.parquet").read_bytes()
+    (folder / "layers.parquet").write_bytes(data[:100])
+
+
+def remove_layers(folder):
+    (folder / "layers.parquet").unlink()
+
+
+DAMAGES = [
+    ("manifest not JSON", damage_manifest, "invalid JSON"),
+    ("resolved config missing", remove_resolved_config, "resolved config not found"),
+    ("table truncated", truncate_layers, "cannot read the table"),
+    ("table missing", remove_layers, "layers.parquet is missing"),
+]
+
+
+@pytest.mark.parametrize("label, damage, expected", DAMAGES, ids=[case[0] for case in DAMAGES])
+def test_damaged_run_folder_is_one_line(workspace, capsys, label, damage, expected):
+    folder, config = workspace
+    (folder / "recordings" / "1.bs2").write_bytes(encode_events(SENSOR_EVENTS))
+    for name in ("first", "second"):
+        path = folder / "config.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        assert main(["run", str(path), "--quiet", "--out", str(folder / name)]) == 0
+    damage(folder / "second")
+    code = main(["compare", str(folder / "first"), str(folder / "second")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert expected in err
+    assert "second" in err
+
+
+@pytest.mark.parametrize("command", [
+    ["export-nir", "{config}", "{folder}/missing/model.nir"],
+    ["compare", "{folder}/run", "{folder}/run", "--csv", "{folder}/missing/table.csv"],
+], ids=["export-nir", "compare --csv"])
+def test_unwritable_output_is_one_line(workspace, capsys, command):
+    folder, config = workspace
+    (folder / "recordings" / "1.bs2").write_bytes(encode_events(SENSOR_EVENTS))
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    assert main(["run", str(path), "--quiet", "--out", str(folder / "run")]) == 0
+    capsys.readouterr()
+    code = main([part.format(config=path, folder=folder) for part in command])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.splitlines()) == 1, err
+    assert "missing" in err

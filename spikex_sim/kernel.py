@@ -145,3 +145,67 @@ def analytic_latency(compute: np.ndarray, memory: np.ndarray) -> int:
         return 0
     next_memory = np.append(np.asarray(memory[1:], dtype=np.int64), 0)
     return int(memory[0] + np.maximum(np.asarray(compute, dtype=np.int64), next_memory).sum())
+
+
+RESOURCE_ORDER = ("dram", "glb", "lbuf")  # every process acquires levels in this order, so none deadlock
+
+
+def _hold_levels(env, resources: dict, cycles_by_level: dict, index: int):
+    """Acquire every level busy in step `index`, in RESOURCE_ORDER, for the longest level's time."""
+    busy = [level for level in RESOURCE_ORDER if level in resources and cycles_by_level[level][index] > 0]
+    if not busy:
+        return
+    requests = []
+    try:
+        for level in busy:
+            request = resources[level].request()
+            requests.append((level, request))
+            yield request
+        yield env.timeout(max(cycles_by_level[level][index] for level in busy))
+    finally:
+        for level, request in reversed(requests):
+            resources[level].release(request)
+
+
+def run_steps_concurrent(kernel: Kernel, name: str, resources: dict, compute: np.ndarray, read_cycles: dict,
+                         write_cycles: dict):
+    """Process generator: like `run_steps`, but write-backs run in a process of their own.
+
+    The loads of step i+1 start with the compute of step i, as in `run_steps`. The
+    write-backs of step i start when its compute ends and compete with the loads for the
+    DRAM channels and the buffers' ports (SimPy resources), so contention shows as extra
+    latency beyond `analytic_latency`. The layer ends when its last write-back is done.
+    """
+    env = kernel.env
+    count = len(compute)
+    if count == 0:
+        return
+    compute_list = compute.tolist()
+    reads = {level: cycles.tolist() for level, cycles in read_cycles.items()}
+    writes = {level: cycles.tolist() for level, cycles in write_cycles.items()}
+    go = [env.event() for _ in range(count)]
+    done = [env.event() for _ in range(count)]
+    produced = [env.event() for _ in range(count)]
+
+    def loader():
+        for index in range(count):
+            yield go[index]
+            yield from _hold_levels(env, resources, reads, index)
+            done[index].succeed()
+
+    def writer():
+        for index in range(count):
+            yield produced[index]
+            yield from _hold_levels(env, resources, writes, index)
+
+    kernel.process(f"{name}.loader", loader())
+    write_process = kernel.process(f"{name}.writer", writer())
+    go[0].succeed()
+    for index in range(count):
+        yield done[index]
+        if index + 1 < count:
+            go[index + 1].succeed()
+        if compute_list[index] > 0:
+            yield env.timeout(compute_list[index])
+        produced[index].succeed()
+    yield write_process

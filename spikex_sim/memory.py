@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikex_sim.dataflow.schedule import TRAFFIC_KEYS, BufferGeometry
+from spikex_sim.dataflow.schedule import TRAFFIC_KEYS, WRITE_BACK_KEYS, BufferGeometry
+from spikex_sim.dataflow.steps import WRITE_BACK_DELAY
 from spikex_sim.system import System
 
 SRAM_LEVELS = ("glb", "lbuf")
@@ -65,3 +66,30 @@ def count_levels(system: System, traffic: np.ndarray, segments: np.ndarray | Non
     for cycles in level_cycles.values():
         memory = np.maximum(memory, cycles)
     return LevelCounts(dram_bursts, reads, writes, memory, level_cycles, row_misses)
+
+
+def concurrent_phases(system: System, compute: np.ndarray, traffic: np.ndarray,
+                      segments: np.ndarray | None) -> tuple[np.ndarray, dict, dict]:
+    """Split a schedule into load cycles and write-back cycles per level, step by step.
+
+    Schedules place each step's write-backs `WRITE_BACK_DELAY` rows later (with as many
+    drain rows at the end); this undoes that shift, so write-back i belongs to the step whose
+    compute produced it. Returns (compute cycles, load cycles by level, write-back cycles by
+    level), with the drain rows dropped.
+    """
+    delay = WRITE_BACK_DELAY
+    write_columns = [index for index, key in enumerate(TRAFFIC_KEYS) if key in WRITE_BACK_KEYS]
+    loads = traffic.copy()
+    loads[:, write_columns] = 0
+    write_backs = np.zeros_like(traffic)
+    write_backs[:-delay, write_columns] = traffic[delay:, write_columns]
+    load_segments = write_segments = None
+    if segments is not None:
+        load_segments = segments.copy()
+        load_segments[:, write_columns] = 0
+        write_segments = np.zeros_like(segments)
+        write_segments[:-delay, write_columns] = segments[delay:, write_columns]
+    load_levels = count_levels(system, loads[:-delay], None if load_segments is None else load_segments[:-delay])
+    write_levels = count_levels(system, write_backs[:-delay],
+                                None if write_segments is None else write_segments[:-delay])
+    return compute[:-delay], load_levels.level_cycles, write_levels.level_cycles

@@ -25,8 +25,8 @@ from spikex_sim.dataflow.schedule import TRAFFIC_KEYS
 from spikex_sim.errors import ConfigError
 from spikex_sim.evaluate import energy_rows as _energy_rows_for, search_tws
 from spikex_sim.invariants import check_run
-from spikex_sim.kernel import CheckedResource, Kernel, analytic_latency, run_steps
-from spikex_sim.memory import buffer_geometry, count_levels
+from spikex_sim.kernel import CheckedResource, Kernel, analytic_latency, run_steps, run_steps_concurrent
+from spikex_sim.memory import buffer_geometry, concurrent_phases, count_levels
 from spikex_sim.preflight import (
     DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY, check_pinned_blocks, check_resources, dataset_nbytes,
 )
@@ -89,6 +89,8 @@ def simulate(config: RunConfig, *, samples: int | None = None,
 
     kernel = Kernel("array", system.clock)
     dram_channel = CheckedResource(kernel.env, "DRAM channel", capacity=1)
+    resources = {"dram": dram_channel, "glb": CheckedResource(kernel.env, "GLB ports", capacity=1),
+                 "lbuf": CheckedResource(kernel.env, "LBUF ports", capacity=1)}
     records = {"samples": [], "layers": [], "utilization": [], "memory": [], "energy": []}
     layer_spikes: list[list[np.ndarray]] = []
 
@@ -114,8 +116,14 @@ def simulate(config: RunConfig, *, samples: int | None = None,
                 out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry)
                 levels = count_levels(system, schedule.traffic, schedule.segments)
                 layer_start = kernel.env.now
-                yield from run_steps(kernel, f"sample{sample_index}.{layer.name}", dram_channel,
-                                     schedule.compute_cycles, levels.memory_cycles)
+                if system.write_back == "concurrent":
+                    compute, load_cycles, write_cycles = concurrent_phases(
+                        system, schedule.compute_cycles, schedule.traffic, schedule.segments)
+                    yield from run_steps_concurrent(kernel, f"sample{sample_index}.{layer.name}", resources, compute,
+                                                    load_cycles, write_cycles)
+                else:
+                    yield from run_steps(kernel, f"sample{sample_index}.{layer.name}", dram_channel,
+                                         schedule.compute_cycles, levels.memory_cycles)
                 latency = kernel.env.now - layer_start
                 energy_rows = _energy_rows_for(system, table, layer, levels, schedule.counts, latency)
                 layer_energy = sum(row["energy_pj"] for row in energy_rows)

@@ -125,6 +125,10 @@ class System(Component):
     summary = "SpikeX-style accelerator: DRAM channel, global buffer, local buffer and a PE array."
     clock = Param(int, "500MHz", "clock of the PE array and buffers; the simulator counts its cycles", unit="Hz",
                   min_value=1, max_value=10**12)
+    write_back = Param(str, "next_step", "when write-backs use the memory: next_step (within the next step's memory "
+                                         "phase; latency equals the closed form) or concurrent (a process of their own "
+                                         "that contends with loads for DRAM channels and buffer ports)",
+                       choices=("next_step", "concurrent"))
     dram = Child(DRAMModel, "off-chip memory channel", default_type="DRAMChannel")
     glb = Child(SRAMModel, "global buffer", default_type="SRAMBuffer")
     lbuf = Child(SRAMModel, "local buffer next to the array", default_type="SRAMBuffer")

@@ -20,6 +20,7 @@ from spikex_sim.workload.model import Layer
 
 # plan(block_windows, first_window, last_window) -> PassTable or None
 SEGMENT_OFFSET = len(TRAFFIC_KEYS)
+WRITE_BACK_DELAY = 2  # rows between a step and the memory phase that carries its write-backs
 PassPlanner = Callable[[np.ndarray, np.ndarray, np.ndarray], Optional[PassTable]]
 
 
@@ -233,8 +234,9 @@ def _spread_block_transfers(combined: np.ndarray, block_lengths: list[int], head
     """Place block-level DRAM transfers in the steps that overlap them, in place.
 
     Block i's loads spread evenly over the steps of block i-1, and its write-backs over the
-    steps of block i+1, as a GLB double buffer at block granularity does. The first block's
-    loads go into its own first step, and the last block's write-backs into the drain step.
+    steps of block i+1 (one row later, once block i's compute has ended), as a GLB double
+    buffer at block granularity does. The first block's loads go into its own first step,
+    and the last block's write-backs into the last drain step.
     """
     starts = np.concatenate([[0], np.cumsum(block_lengths)]).astype(int)
     last_row = combined.shape[0] - 1
@@ -243,8 +245,9 @@ def _spread_block_transfers(combined: np.ndarray, block_lengths: list[int], head
             combined[starts[0]] += head
         else:
             _spread(combined[starts[index - 1]:starts[index]], head)
+        # A block's outputs leave in the memory phases that follow its last compute.
         if index + 1 < len(heads):
-            _spread(combined[starts[index + 1]:starts[index + 2]], tail)
+            _spread(combined[starts[index + 1] + 1:starts[index + 2] + 1], tail)
         else:
             combined[last_row] += tail
 
@@ -259,19 +262,19 @@ def _spread(rows: np.ndarray, vector: np.ndarray) -> None:
 
 
 def _shift_write_backs(compute: np.ndarray, traffic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Move each step's write-backs into the next step's memory phase; add a drain step.
+    """Move each step's write-backs two steps later and add two drain steps.
 
-    `traffic` contains bytes per key, optionally followed by the same number of segment columns.
+    The memory phase of row i+1 runs while the array computes row i, so the outputs of step
+    i exist only from the memory phase of row i+2 on. The two drain rows (no compute) carry
+    the last step's write-backs after it ends. `traffic` contains bytes per key, optionally
+    followed by the same number of segment columns.
     """
     if len(compute) == 0:
         return compute, traffic
     write_columns = [KEY_INDEX[key] for key in TRAFFIC_KEYS if key in WRITE_BACK_KEYS]
     if traffic.shape[1] == 2 * SEGMENT_OFFSET:
         write_columns += [SEGMENT_OFFSET + column for column in write_columns]
-    shifted = traffic.copy()
+    shifted = np.vstack([traffic, np.zeros((WRITE_BACK_DELAY, traffic.shape[1]), dtype=np.int64)])
     shifted[:, write_columns] = 0
-    shifted = np.vstack([shifted, np.zeros((1, traffic.shape[1]), dtype=np.int64)])
-    shifted[1:, write_columns] = traffic[:, write_columns]
-    return np.append(compute, 0), shifted
-
-
+    shifted[WRITE_BACK_DELAY:, write_columns] = traffic[:, write_columns]
+    return np.append(compute, np.zeros(WRITE_BACK_DELAY, dtype=np.int64)), shifted

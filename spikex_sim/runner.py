@@ -168,7 +168,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
 SHORTCUTS = [
     "receptive fields of neighbouring columns are staged separately (no halo reuse in the LBUF)",
     "a step's memory phase holds the DRAM channel for its whole length (GLB and LBUF time included)",
-    "SRAM banks and ports limit throughput but are not SimPy resources, so only DRAM contends",
+    "with write_back next_step, SRAM banks and ports limit throughput but are not SimPy resources",
 ]
 
 

@@ -78,6 +78,8 @@ class Param:
         elif self.kind is str:
             if not isinstance(value, str):
                 raise ValueError(f"expected a string, got {value!r}")
+            if "\x00" in value:
+                raise ValueError(f"{value!r} contains a NUL character, which no path or name may contain")
         elif self.kind is list:
             if not isinstance(value, list):
                 raise ValueError(f"expected a list, got {value!r}")

@@ -46,6 +46,9 @@ class Run:
 def check_run_folder(out_dir: Path, *, overwrite: bool) -> None:
     """Raise `ConfigError` unless `out_dir` may be written: absent, or a run folder and `overwrite`."""
     out_dir = Path(out_dir)
+    if "\x00" in str(out_dir):
+        raise ConfigError("a run folder path cannot contain a NUL character; choose another --out",
+                          source=repr(str(out_dir)))
     if out_dir.name in ("", ".", ".."):
         raise ConfigError("is not a folder name a run can be written to; choose another --out", source=str(out_dir))
     if not out_dir.exists() and not out_dir.is_symlink():

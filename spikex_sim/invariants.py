@@ -14,7 +14,8 @@ Checked:
   their exact integer sum (an int64 overflow would break it);
 - the DRAM channel never moved data faster than its peak bandwidth: per layer,
   `bytes * clock <= bandwidth * busy_cycles`, in exact integers;
-- the DRAM channel is idle at the end (no slot still held, no request still waiting);
+- the DRAM channel and the buffers' ports are idle at the end (no slot still held, no
+  request still waiting);
 - every input spike of a layer is consumed: the accumulates that the array's schedule
   billed equal the layer's synaptic operations counted from its input spikes and fan-out
   (at least equal for arrays that also compute on silent inputs), and each layer's input
@@ -36,15 +37,18 @@ SIGNED_COLUMNS = frozenset({"label"})
 RELATIVE_TOLERANCE = 1e-9
 
 
-def check_run(tables: dict[str, pd.DataFrame], *, system, dram_channel=None, events: int | None = None) -> None:
-    """Raise `SimulationError` if the run's tables break any invariant listed in the module doc."""
+def check_run(tables: dict[str, pd.DataFrame], *, system, resources=(), events: int | None = None) -> None:
+    """Raise `SimulationError` if the run's tables break any invariant listed in the module doc.
+
+    `resources` are the run's `CheckedResource`s, which must all be idle.
+    """
     check_non_negative(tables)
     check_energy_sums(tables)
     check_latency_sums(tables)
     check_dram_bandwidth(tables, system)
     check_spikes_consumed(tables, system.array)
-    if dram_channel is not None:
-        dram_channel.check_idle()
+    for resource in resources:
+        resource.check_idle()
     if events is not None and int(tables["summary"]["events"].iloc[0]) != events:
         raise SimulationError(f"summary reports {int(tables['summary']['events'].iloc[0])} events, the kernel "
                               f"processed {events}")

@@ -26,6 +26,10 @@ DEFAULT_MAX_MEMORY = 8 << 30
 # SimPy events of one double-buffered step in `kernel.run_steps`: the loader's go event, DRAM
 # request, memory timeout and release, the step's done event and the compute timeout.
 EVENTS_PER_STEP = 6
+# The same in `kernel.run_steps_concurrent` (write_back: concurrent): go, done and produced
+# events, the compute timeout, and for the loader and the writer each up to three requests,
+# a timeout and three releases.
+EVENTS_PER_CONCURRENT_STEP = 17
 
 # Python memory of the trace rows of one sample and layer (about 30 dict rows). Measured with
 # tracemalloc on configs/spikex_nmnist.yaml: about 25 KiB; the estimate doubles it.
@@ -93,7 +97,12 @@ def _pinned_block(level, data_type, layer, index, layer_count, array, timesteps,
         f"weight block of one row group ({rows} output channels)"
 
 
-def estimate_events(model, array, timesteps: int, samples: int) -> int:
+def step_events(system) -> int:
+    """Return the most SimPy events one step of `system` can take."""
+    return EVENTS_PER_CONCURRENT_STEP if getattr(system, "write_back", None) == "concurrent" else EVENTS_PER_STEP
+
+
+def estimate_events(model, array, timesteps: int, samples: int, events_per_step: int = EVENTS_PER_STEP) -> int:
     """Return an upper bound of the SimPy events of a run.
 
     A layer has at most one step per pass plus a drain step, and at most one pass per row
@@ -106,7 +115,8 @@ def estimate_events(model, array, timesteps: int, samples: int) -> int:
         windows = -(-timesteps // min(_window_sizes(array, index, layer_count, timesteps)))
         groups = -(-layer.out_channels // rows)
         steps += groups * layer.positions * windows + 1
-    return samples * (EVENTS_PER_STEP * steps + 2 * layer_count) + 1
+    # Each layer also starts and ends a loader and a writer process (4 events).
+    return samples * (events_per_step * steps + 4 * layer_count) + 1
 
 
 def estimate_peak_memory(model, array, timesteps: int, samples: int, dataset_bytes: int) -> int:
@@ -149,9 +159,9 @@ def _mebibytes(size: int) -> str:
 
 
 def check_resources(model, array, timesteps: int, samples: int, dataset_bytes: int, *, max_events: int,
-                    max_memory: int, source: str) -> tuple[int, int]:
+                    max_memory: int, source: str, events_per_step: int = EVENTS_PER_STEP) -> tuple[int, int]:
     """Raise `ConfigError` if the estimated events or memory exceed the limits; return both estimates."""
-    events = estimate_events(model, array, timesteps, samples)
+    events = estimate_events(model, array, timesteps, samples, events_per_step)
     memory = estimate_peak_memory(model, array, timesteps, samples, dataset_bytes)
     if events > max_events:
         raise ConfigError(f"this run needs up to an estimated {events:,} SimPy events ({samples} samples), more than "

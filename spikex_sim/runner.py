@@ -28,7 +28,7 @@ from spikex_sim.invariants import check_run
 from spikex_sim.kernel import CheckedResource, Kernel, analytic_latency, run_steps, run_steps_concurrent
 from spikex_sim.memory import buffer_geometry, concurrent_phases, count_levels
 from spikex_sim.preflight import (
-    DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY, check_pinned_blocks, check_resources, dataset_nbytes,
+    DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY, check_pinned_blocks, check_resources, dataset_nbytes, step_events,
 )
 from spikex_sim.workload.activity_io import ActivitySample, active_window_fraction, input_fan_out, spike_metrics
 
@@ -81,7 +81,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
         raise ConfigError("the data set has no samples to run", source=str(config.source), key="workload.dataset")
     check_pinned_blocks(system, model, timesteps, geometry, str(config.source))
     check_resources(model, array, timesteps, len(dataset), dataset_nbytes(dataset), max_events=max_events,
-                    max_memory=max_memory, source=str(config.source))
+                    max_memory=max_memory, source=str(config.source), events_per_step=step_events(system))
 
     extra = {"weights_sha256": model.weights_sha256, "samples": len(dataset)}
     config_hash = config.config_hash(extra)
@@ -149,7 +149,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
     tables = {key: pd.DataFrame(rows) for key, rows in records.items()}
     summary = _summary(tables, system, model, kernel, config)
     tables = {"summary": summary, **tables}
-    check_run(tables, system=system, dram_channel=dram_channel, events=kernel.env.events_processed)
+    check_run(tables, system=system, resources=resources.values(), events=kernel.env.events_processed)
     wall_seconds = time.perf_counter() - started
     manifest = {
         "spikex_sim_version": __version__, "config_name": config.name, "config_hash": config_hash,

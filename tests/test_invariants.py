@@ -10,7 +10,9 @@ from spikex_sim.config import load_config
 from spikex_sim.errors import ConfigError, SimulationError
 from spikex_sim.invariants import check_run
 from spikex_sim.kernel import CheckedResource, Kernel
-from spikex_sim.preflight import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY, estimate_events, estimate_peak_memory
+from spikex_sim.preflight import (
+    DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY, estimate_events, estimate_peak_memory, step_events,
+)
 from spikex_sim.runner import simulate
 
 
@@ -152,12 +154,14 @@ def test_slot_held_at_end_is_reported():
         resource.check_idle()
 
 
-def test_estimates_bound_real_run(default_config):
-    config = load_config(default_config)
+@pytest.mark.parametrize("write_back", ["next_step", "concurrent"])
+def test_estimates_bound_real_run(default_config, write_back):
+    # A small LBUF makes many small steps, the case where events per step matter most.
+    config = load_config(default_config, [f"system.write_back={write_back}", "system.lbuf.size=256B"])
     result = simulate(config, samples=2)
     model = config.workload.model.load(config.base_dir)
     array, timesteps = config.system.array, config.workload.timesteps
-    assert estimate_events(model, array, timesteps, 2) >= result.manifest["events"]
+    assert estimate_events(model, array, timesteps, 2, step_events(config.system)) >= result.manifest["events"]
     assert estimate_events(model, array, timesteps, 100) < DEFAULT_MAX_EVENTS
     assert estimate_peak_memory(model, array, timesteps, 100, 0) < DEFAULT_MAX_MEMORY
 

@@ -21,11 +21,15 @@ SIMULATION_STARTED = "samples, config hash"  # the INFO line that simulate logs 
 
 @pytest.fixture
 def workspace(tmp_path, repo_root):
-    """A default config with absolute paths, and an earlier one-sample run in runs/earlier."""
+    """The default config on the 1000 training recordings, and an earlier one-sample run in runs/earlier.
+
+    A full run takes tens of seconds, so a signal sent soon after the simulation starts
+    always arrives halfway.
+    """
     config = yaml.safe_load((repo_root / "configs" / "spikex_nmnist.yaml").read_text())
     config["workload"]["model"]["path"] = str(repo_root / "configs" / "models" / "nmnist_snn.yaml")
-    config["workload"]["dataset"]["path"] = str(repo_root / "data" / "nmnist" / "test")
-    config["workload"]["dataset"]["labels"] = str(repo_root / "data" / "nmnist" / "test100.txt")
+    config["workload"]["dataset"]["path"] = str(repo_root / "data" / "nmnist" / "train")
+    config["workload"]["dataset"]["labels"] = str(repo_root / "data" / "nmnist" / "train1K.txt")
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     runs = tmp_path / "runs"
@@ -43,7 +47,7 @@ def spikex_sim_command() -> list[str]:
 
 
 def interrupt_halfway(config: Path, out: Path, signal_number: int, *extra: str) -> tuple[int, list[str]]:
-    """Start a 100-sample run, send the signal once the simulation runs, and return (exit code, stderr lines)."""
+    """Start a full run, send the signal once the simulation runs, and return (exit code, stderr lines)."""
     command = [*spikex_sim_command(), "-v", "run", str(config), "--quiet", "--out", str(out), *extra]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines = []
@@ -52,7 +56,7 @@ def interrupt_halfway(config: Path, out: Path, signal_number: int, *extra: str) 
         lines.append(line.rstrip("\n"))
         if SIMULATION_STARTED in line or time.monotonic() > deadline:
             break
-    time.sleep(0.5)  # well inside the 100 samples, which take several seconds
+    time.sleep(0.5)  # a few samples into the run
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal_number)
     lines.extend(process.stderr.read().splitlines())

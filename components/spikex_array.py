@@ -103,7 +103,8 @@ class TimeSerialArray(NTWUArray):
     type_name = "TimeSerialArray"
     summary = "Time-serial baseline: one time point at a time, weights fetched again for every point."
     tws = Param(object, 1, "fixed at 1: this array processes one time point at a time",
-                check=lambda value: None if value == 1 else "a time-serial array has a window size of 1")
+                check=lambda value: None if type(value) is int and value == 1
+                else "a time-serial array has a window size of 1")
 
     def run_layer(self, layer, spikes, tws, geometry):
         return time_serial.run_layer(layer, spikes, self.shape(), geometry)

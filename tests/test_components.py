@@ -77,3 +77,10 @@ def test_child_slot_default_type():
 
     holder = build_component({"type": "TestHolderWithChild"}, base=Component, path="x", source="t.yaml")
     assert type(holder.buffer).__name__ == "SRAMBuffer"
+
+
+@pytest.mark.parametrize("value", [True, 1.0, 2])
+def test_time_serial_window_must_be_one(value):
+    with pytest.raises(ConfigError, match="window size of 1"):
+        build_component({"type": "TimeSerialArray", "tws": value}, base=PEArray, path="system.array",
+                        source="t.yaml")

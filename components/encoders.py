@@ -61,7 +61,7 @@ class PoissonRate(Encoder):
                      max_value=1.0)
 
     def encode(self, sample, *, timesteps, shape, rng, source):
-        image = np.asarray(sample, dtype=np.float64)
+        image = _as_image(sample, source)
         if image.ndim == 2:
             image = image[None]
         if tuple(image.shape) != tuple(shape):
@@ -71,8 +71,17 @@ class PoissonRate(Encoder):
         return (rng.random((timesteps, *image.shape)) < probability).astype(np.uint8)
 
 
+def _as_image(sample, source) -> np.ndarray:
+    """Return a numeric image array; reject event recordings and other non-image samples."""
+    array = np.asarray(sample)
+    if array.dtype.names is not None or not np.issubdtype(array.dtype, np.number):
+        raise ConfigError("this encoder takes images, but the data set gives event recordings; use EventBinning, "
+                          "or an image data set such as MNISTImages", source=source, key="workload.encoder")
+    return array.astype(np.float64)
+
+
 def _image(sample, shape, source) -> np.ndarray:
-    image = np.asarray(sample, dtype=np.float64)
+    image = _as_image(sample, source)
     if image.ndim == 2:
         image = image[None]
     if tuple(image.shape) != tuple(shape):

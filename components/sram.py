@@ -24,6 +24,10 @@ def _check_partitions(value) -> str | None:
     unknown = sorted((key for key in value if key not in DATA_TYPES), key=repr)
     if unknown:
         return f"unknown data types {unknown}; use {', '.join(DATA_TYPES)}"
+    missing = [key for key in DATA_TYPES if key not in value]
+    if missing:
+        return (f"missing shares for {', '.join(missing)}; give all of {', '.join(DATA_TYPES)} "
+                "(a --set of one share replaces the whole mapping)")
     for key, share in value.items():
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
             return f"share of {key!r} must be a number from 0 to 1, got {share!r}"

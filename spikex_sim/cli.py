@@ -37,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line and exit code 2."""
 
     def error(self, message):
-        raise ConfigError(f"{message} (see spikex-sim {self.prog.split()[-1]} --help)", source="command line")
+        raise ConfigError(f"{message} (see {self.prog} --help)", source="command line")
 
 
 def _positive_int(text: str) -> int:
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="ratios of latency, energy, EDP and traffic against the first run")
     compare.add_argument("runs", nargs="+", type=Path, help="run folders; the first is the baseline")
     compare.add_argument("--csv", type=Path, help="also write the comparison table to this CSV file")
+    compare.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
 
     export = commands.add_parser("export-nir", help="write the config's model as a NIR graph (.nir)")
     export.add_argument("config", type=Path, help="YAML config file whose workload.model to export")
@@ -288,6 +289,8 @@ def command_compare(args) -> int:
 
     from spikex_sim.compare import compare_runs
 
+    if args.csv and args.csv.exists() and not args.overwrite:
+        raise ConfigError("file already exists; pass --overwrite or choose another --csv", source=str(args.csv))
     frame = compare_runs(args.runs)
     console = Console()
     if not console.is_terminal:
@@ -334,8 +337,11 @@ COMMANDS = {"run": command_run, "compare": command_compare, "list-components": c
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `spikex-sim` console script; returns the exit code."""
-    argv = sys.argv[1:] if argv is None else argv
+    argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
+    if debug:
+        # --debug is accepted before or after the subcommand.
+        argv = ["--debug"] + [argument for argument in argv if argument != "--debug"]
     try:
         args = build_parser().parse_args(argv)
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

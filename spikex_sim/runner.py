@@ -45,6 +45,16 @@ class RunResult:
     layer_spikes: list[list[np.ndarray]] = field(default_factory=list)
 
 
+def _check_labels(dataset, model) -> None:
+    """Reject a label that no output neuron can predict."""
+    outputs = int(np.prod(model.layers[-1].out_shape))
+    for name, _, label in dataset:
+        if int(label) >= outputs:
+            raise ConfigError(f"sample {name} has label {label}, but the model has {outputs} outputs "
+                              f"(classes 0 to {outputs - 1}); fix the label file or the model",
+                              key="workload.dataset.labels")
+
+
 def simulate(config: RunConfig, *, samples: int | None = None,
              progress: Callable[[int, int], None] | None = None, max_events: int = DEFAULT_MAX_EVENTS,
              max_memory: int = DEFAULT_MAX_MEMORY) -> RunResult:
@@ -61,6 +71,7 @@ def simulate(config: RunConfig, *, samples: int | None = None,
     dataset = workload.dataset.load(config.base_dir, samples)
     timesteps = workload.timesteps
     dataset = workload.dataset.for_model(dataset, model, timesteps, config.seed, samples)
+    _check_labels(dataset, model)
     array = system.array
     if workload.encoder.analog_output and not array.accepts_analog_input:
         raise ConfigError(f"encoder {workload.encoder.type_name} gives real-valued input, but array "

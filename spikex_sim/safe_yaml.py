@@ -11,6 +11,7 @@ its few hundred nodes, before anything is constructed from it.
 
 from __future__ import annotations
 
+import re
 import stat
 from collections.abc import Hashable
 from pathlib import Path
@@ -66,6 +67,15 @@ class _StrictLoader(yaml.SafeLoader):
                 raise yaml.YAMLError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads "5e-2" (an exponent without a dot) as a string; YAML 1.2 and most users
+# read it as a number, so the loader does too.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def _node_children(node) -> list:

@@ -52,13 +52,37 @@ def check_run_folder(out_dir: Path, *, overwrite: bool) -> None:
     if out_dir.name in ("", ".", ".."):
         raise ConfigError("is not a folder name a run can be written to; choose another --out", source=str(out_dir))
     if not out_dir.exists() and not out_dir.is_symlink():
+        _check_parent_writable(out_dir)
         return
+    if not out_dir.is_dir():
+        raise ConfigError("exists and is a file, not a run folder; choose another --out", source=str(out_dir))
     if not overwrite:
         raise ConfigError("run folder already exists; pass --overwrite or choose another --out", source=str(out_dir))
     if not (out_dir.is_dir() and not out_dir.is_symlink() and (out_dir / "manifest.json").is_file()):
         # --overwrite replaces earlier runs only, never an unrelated file or folder.
         raise ConfigError("exists and is not a run folder (no manifest.json), so --overwrite does not replace it; "
                           "remove it yourself or choose another --out", source=str(out_dir))
+
+
+def _check_parent_writable(out_dir: Path) -> None:
+    """Raise `ConfigError` now, before a long run, if the run folder could not be created."""
+    parent = out_dir.parent
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"cannot create the run folder: {existing} is a file, not a folder; choose another --out",
+                          source=str(out_dir))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot create the run folder: {existing} is not writable; choose another --out",
+                          source=str(out_dir))
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """A YAML dumper that writes repeated values out in full instead of as anchors and aliases."""
+
+    def ignore_aliases(self, data):
+        return True
 
 
 def write_run(result, out_dir: Path, *, overwrite: bool = False) -> Path:
@@ -75,10 +99,13 @@ def write_run(result, out_dir: Path, *, overwrite: bool = False) -> Path:
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a run folder is as readable as any other
         for name, frame in result.tables.items():
             frame.to_parquet(staging / f"{name}.parquet", index=False)
         (staging / "resolved_config.yaml").write_text(
-            yaml.safe_dump(result.resolved_config, sort_keys=False), encoding="utf-8")
+            yaml.dump(result.resolved_config, Dumper=_PlainDumper, sort_keys=False), encoding="utf-8")
         (staging / "manifest.json").write_text(json.dumps(result.manifest, indent=2, sort_keys=True), encoding="utf-8")
         if out_dir.exists():
             backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))

@@ -197,3 +197,50 @@ def test_installed_command_reports_bad_unit(workspace):
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1
     assert "parsec" in completed.stderr
+
+
+def test_debug_after_subcommand(workspace, capsys):
+    folder, config = workspace
+    config["system"]["glb"]["size"] = "54 parsec"
+    path = write_config(folder, config)
+    code, _, err = run_cli(capsys, "run", "--debug", path, "--quiet", "--out", folder / "r")
+    assert code == 2
+    assert "Traceback" in err
+    assert err.strip().splitlines()[-1].startswith("spikex-sim: error:")
+
+
+def test_image_encoder_on_events_is_one_line(workspace, capsys):
+    folder, config = workspace
+    config["workload"]["encoder"] = {"type": "PoissonRate"}
+    path = write_config(folder, config)
+    code, _, err = run_cli(capsys, "run", path, "--samples", 1, "--quiet", "--out", folder / "r")
+    assert code == 2
+    assert "takes images" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_label_beyond_outputs_is_one_line(workspace, capsys):
+    folder, config = workspace
+    labels = folder / "labels.txt"
+    labels.write_text("#sample #class\n60001\t12\n")
+    config["workload"]["dataset"]["labels"] = str(labels)
+    path = write_config(folder, config)
+    code, _, err = run_cli(capsys, "run", path, "--quiet", "--out", folder / "r")
+    assert code == 2
+    assert "label 12" in err
+    assert "10 outputs" in err
+
+
+def test_exponent_without_dot_is_a_number():
+    from spikex_sim.safe_yaml import parse_yaml
+
+    assert parse_yaml("rate: 5e-2", "t.yaml") == {"rate": 0.05}
+
+
+def test_compare_keeps_existing_csv(tmp_path, capsys):
+    existing = tmp_path / "table.csv"
+    existing.write_text("keep")
+    code, _, err = run_cli(capsys, "compare", tmp_path / "a", tmp_path / "b", "--csv", existing)
+    assert code == 2
+    assert "--overwrite" in err
+    assert existing.read_text() == "keep"

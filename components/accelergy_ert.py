@@ -20,6 +20,7 @@ from pathlib import Path
 from spikex_sim.component import Param
 from spikex_sim.energy import LEAKAGE_COMPONENTS, ActionEnergyTable, EnergyModel
 from spikex_sim.errors import ConfigError
+from spikex_sim.paths import resolve_reference
 from spikex_sim.safe_yaml import parse_yaml, read_text
 
 ERT_VERSIONS = ("0.3", "0.4")
@@ -300,7 +301,7 @@ class AccelergyERT(EnergyModel):
                              "leakage to 0")
 
     def load(self, base_dir: Path) -> ERTEnergyTable:
-        path = (base_dir / self.path).resolve()
+        path = resolve_reference(base_dir, self.path, "energy.path")
         source = str(path)
         ert = parse_ert(parse_yaml(read_text(path, "Accelergy ERT file"), source), source)
         return resolve_ert(ert, self.map, self.clock, source)

@@ -16,6 +16,7 @@ import numpy as np
 
 from spikex_sim.component import Param
 from spikex_sim.errors import ConfigError
+from spikex_sim.paths import resolve_reference
 from spikex_sim.safe_yaml import read_text
 from spikex_sim.system import Dataset
 from spikex_sim.workload.activity_io import read_activity_file, recorded_samples, synthetic_sample
@@ -30,8 +31,8 @@ class NMNISTRecordings(Dataset):
 
     def load(self, base_dir: Path, limit: int | None) -> list[tuple[str, object, int]]:
         """Return (name, events, label) for the labelled samples in label-file order."""
-        folder = (base_dir / self.path).resolve()
-        labels = read_label_file((base_dir / self.labels).resolve())
+        folder = resolve_reference(base_dir, self.path, "workload.dataset.path")
+        labels = read_label_file(resolve_reference(base_dir, self.labels, "workload.dataset.labels"))
         if not folder.is_dir():
             raise ConfigError("recording folder not found; check workload.dataset.path", source=str(folder))
         numbers = list(labels)
@@ -42,7 +43,8 @@ class NMNISTRecordings(Dataset):
             file = folder / f"{number}.bs2"
             samples.append((file.name, read_nmnist(file), labels[number]))
         if not samples:
-            raise ConfigError("no labelled samples to run", source=str((base_dir / self.labels).resolve()))
+            raise ConfigError("no labelled samples to run",
+                              source=str(resolve_reference(base_dir, self.labels, "workload.dataset.labels")))
         return samples
 
 
@@ -77,8 +79,8 @@ class MNISTImages(Dataset):
     labels = Param(str, "../data/mnist/t10k-labels-idx1-ubyte.gz", "IDX label file, relative to the config file")
 
     def load(self, base_dir: Path, limit: int | None) -> list[tuple[str, object, int]]:
-        images = read_idx((base_dir / self.images).resolve())
-        labels = read_idx((base_dir / self.labels).resolve())
+        images = read_idx(resolve_reference(base_dir, self.images, "workload.dataset.images"))
+        labels = read_idx(resolve_reference(base_dir, self.labels, "workload.dataset.labels"))
         if images.ndim != 3 or labels.ndim != 1:
             raise ConfigError("expected an IDX image file (magic 2051) as images and an IDX label file "
                               "(magic 2049) as labels; check the two paths", source=str((base_dir / self.images).resolve()))
@@ -115,8 +117,9 @@ class EventArrays(Dataset):
 
     def load(self, base_dir: Path, limit: int | None) -> list[tuple[str, object, int]]:
         """Return (name, events, label) per recording, in name order."""
-        target = (base_dir / self.path).resolve()
-        labels = read_name_labels((base_dir / self.labels).resolve()) if self.labels else {}
+        target = resolve_reference(base_dir, self.path, "workload.dataset.path")
+        labels = (read_name_labels(resolve_reference(base_dir, self.labels, "workload.dataset.labels"))
+                  if self.labels else {})
         if target.is_dir():
             entries = [(file.stem, file) for file in sorted(target.glob("*.npy"))]
         elif target.suffix == ".npz" and target.is_file():
@@ -160,7 +163,7 @@ class RecordedActivity(Dataset):
     gives_activity = True
 
     def load(self, base_dir: Path, limit: int | None) -> list:
-        self._file = (base_dir / self.path).resolve()
+        self._file = resolve_reference(base_dir, self.path, "workload.dataset.path")
         self._arrays = read_activity_file(self._file)
         return []
 

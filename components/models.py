@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spikex_sim.component import Param
+from spikex_sim.paths import resolve_reference
 from spikex_sim.system import ModelSource
 from spikex_sim.workload.model import FIRE_CONDITIONS, RESET_MODES, Model, load_model
 from spikex_sim.workload.nir_io import LEAK_CONVERSIONS, QUANTISATION_RULES, ImportOptions, read_nir_model
@@ -21,7 +22,7 @@ class SNNModelFile(ModelSource):
                                     "file (for timing and energy studies)", min_value=0, nullable=True)
 
     def load(self, base_dir: Path) -> Model:
-        return load_model((base_dir / self.path).resolve(), fire=self.fire, reset=self.reset,
+        return load_model(resolve_reference(base_dir, self.path, "workload.model.path"), fire=self.fire, reset=self.reset,
                           membrane_bits=self.membrane_bits, weights_seed=self.weights_seed)
 
 
@@ -48,4 +49,4 @@ class NIRModel(ModelSource):
                              membrane_bits=self.membrane_bits)
 
     def load(self, base_dir: Path) -> Model:
-        return read_nir_model((base_dir / self.path).resolve(), self.options())
+        return read_nir_model(resolve_reference(base_dir, self.path, "workload.model.path"), self.options())

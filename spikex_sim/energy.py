@@ -19,6 +19,7 @@ from pathlib import Path
 
 from spikex_sim.component import Component, Param
 from spikex_sim.errors import ConfigError
+from spikex_sim.paths import resolve_reference
 from spikex_sim.safe_yaml import parse_yaml, read_text
 
 SUPPORTED_VERSIONS = (1,)
@@ -334,7 +335,7 @@ class EnergyTableModel(EnergyModel):
         if builtin.is_file():
             text, source = builtin.read_text(encoding="utf-8"), f"built-in energy table {self.table}"
         else:
-            path = (base_dir / self.table).resolve()
+            path = resolve_reference(base_dir, self.table, "energy.table")
             if not path.is_file():
                 raise ConfigError(f"energy table {self.table!r} is neither a built-in table "
                                   f"({', '.join(builtin_tables())}) nor a file", source=str(path), key="energy.table")

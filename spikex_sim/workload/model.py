@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from spikex_sim.errors import ConfigError
+from spikex_sim.paths import resolve_reference
 from spikex_sim.safe_yaml import load_yaml_file
 
 LEAK_SHIFT = 8
@@ -168,7 +169,7 @@ def load_model(path: str | Path, *, fire: str, reset: str, membrane_bits: int,
         raise ConfigError("input_shape must be [C, H, W] with positive integers", source=source, key="input_shape")
     if weights_seed is None:
         weights_name = _require(spec, "weights", str, source, "model")
-        weights_path = (path.parent / weights_name).resolve()
+        weights_path = resolve_reference(path.parent, weights_name, "weights", source)
         arrays = _load_weights(weights_path)
         generate = None
     else:

@@ -91,6 +91,21 @@ class MNISTImages(Dataset):
         return [(f"image{index}", images[index].astype(np.float64) / 255.0, int(labels[index])) for index in range(count)]
 
 
+class SklearnDigits(Dataset):
+    type_name = "SklearnDigits"
+    summary = "scikit-learn's 1,797 handwritten digits (8x8, intensities 0-16 scaled to [0, 1]); needs scikit-learn."
+
+    def load(self, base_dir: Path, limit: int | None) -> list[tuple[str, object, int]]:
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            raise ConfigError("SklearnDigits needs scikit-learn; install it with pip install scikit-learn",
+                              key="workload.dataset.type") from None
+        digits = load_digits()  # shipped inside the scikit-learn package, no download
+        count = len(digits.images) if limit is None else min(limit, len(digits.images))
+        return [(f"digit{index}", digits.images[index] / 16.0, int(digits.target[index])) for index in range(count)]
+
+
 def read_name_labels(path: Path) -> dict[str, int]:
     """Read `<name> <class>` lines (`#` starts a comment line) into a dict."""
     if not path.exists():

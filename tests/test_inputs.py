@@ -135,3 +135,25 @@ def test_direct_encoder_rejected_by_spiking_array(mnist_config):
     config = load_config(mnist_config, ["workload.encoder.type=Direct"])
     with pytest.raises(ConfigError, match="gives real-valued input, but array SpikeXArray takes binary spikes only"):
         simulate(config, samples=1)
+
+
+def test_sklearn_digits_through_poisson(tmp_path):
+    pytest.importorskip("sklearn")
+    model = {"input_shape": [1, 8, 8], "weights": "w.npz", "layers": [
+        {"name": "conv1", "kind": "conv", "out_channels": 4, "kernel": 3, "stride": 1, "padding": 1},
+        {"name": "fc", "kind": "fc", "out_features": 10}]}
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "w.npz", **{"conv1.weight": rng.integers(-5, 20, (4, 1, 3, 3)).astype(np.int8),
+                                    "conv1.threshold": np.int32(20), "conv1.leak_q": np.int32(230),
+                                    "fc.weight": rng.integers(-5, 20, (10, 256)).astype(np.int8),
+                                    "fc.threshold": np.int32(30), "fc.leak_q": np.int32(230)})
+    config = {"name": "digits", "workload": {"timesteps": 8, "model": {"path": "model.yaml"},
+                                             "dataset": {"type": "SklearnDigits"},
+                                             "encoder": {"type": "PoissonRate"}}}
+    (tmp_path / "digits.yaml").write_text(yaml.safe_dump(config))
+    result = simulate(load_config(tmp_path / "digits.yaml"), samples=3)
+    samples = result.tables["samples"]
+    assert len(samples) == 3
+    assert samples["label"].tolist() == [0, 1, 2]
+    assert (samples["input_spikes"] > 0).all()

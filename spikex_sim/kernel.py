@@ -209,3 +209,17 @@ def run_steps_concurrent(kernel: Kernel, name: str, resources: dict, compute: np
             yield env.timeout(compute_list[index])
         produced[index].succeed()
     yield write_process
+
+
+def fill_cycles(compute: np.ndarray, memory: np.ndarray) -> int:
+    """Return the memory time no compute can hide: the first load and the phases of empty steps.
+
+    Of `analytic_latency`, `m[0]` and `m[i+1]` for every step with `c[i] = 0` (the drain
+    steps that carry the last write-backs) are pipeline fill and drain; the rest of the
+    latency beyond the compute is stall: `sum of max(0, m[i+1] - c[i])` over steps that compute.
+    """
+    if len(compute) == 0:
+        return 0
+    compute = np.asarray(compute, dtype=np.int64)
+    next_memory = np.append(np.asarray(memory[1:], dtype=np.int64), 0)
+    return int(memory[0] + next_memory[compute == 0].sum())

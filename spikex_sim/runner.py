@@ -25,7 +25,7 @@ from spikex_sim.dataflow.schedule import TRAFFIC_KEYS
 from spikex_sim.errors import ConfigError
 from spikex_sim.evaluate import energy_rows as _energy_rows_for, search_tws
 from spikex_sim.invariants import check_run
-from spikex_sim.kernel import CheckedResource, Kernel, analytic_latency, run_steps, run_steps_concurrent
+from spikex_sim.kernel import CheckedResource, Kernel, analytic_latency, fill_cycles, run_steps, run_steps_concurrent
 from spikex_sim.memory import buffer_geometry, concurrent_phases, count_levels
 from spikex_sim.preflight import (
     DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY, check_pinned_blocks, check_resources, dataset_nbytes, step_events,
@@ -208,7 +208,9 @@ def _record_layer(records, sample_index, layer_index, layer, tws, schedule, leve
     pe_count = array.rows * array.cols
     records["layers"].append({
         **key, "kind": layer.kind, "tws": tws, "mode": schedule.stats["mode"], "start_cycle": layer_start,
-        "latency_cycles": latency, "compute_cycles": compute, "stall_cycles": latency - compute,
+        "latency_cycles": latency, "compute_cycles": compute,
+        "fill_cycles": fill_cycles(schedule.compute_cycles, levels.memory_cycles),
+        "stall_cycles": latency - compute - fill_cycles(schedule.compute_cycles, levels.memory_cycles),
         "memory_cycles": int(levels.memory_cycles.sum()),
         "analytic_latency_cycles": analytic_latency(schedule.compute_cycles, levels.memory_cycles),
         "steps": len(schedule.compute_cycles),

@@ -168,3 +168,36 @@ def test_achieved_bandwidth_below_peak(default_config):
     assert (tables["layers"]["dram_bandwidth_bytes_per_s"] <= 1e9).all()
     assert tables["summary"]["dram_bandwidth_bytes_per_s"].iloc[0] <= 1e9
     assert tables["summary"]["dram_bandwidth_bytes_per_s"].iloc[0] > 0
+
+
+def test_bandwidth_at_peak_demand_has_no_stalls(default_config):
+    # With DRAM just fast enough for every step's loads to finish within the previous
+    # step's compute, the only exposed memory time is the pipeline fill.
+    from spikex_sim.config import load_config
+    from spikex_sim.evaluate import layer_cost
+    from spikex_sim.kernel import fill_cycles
+
+    ideal = ["system.dram.latency=0", "system.glb.ideal=true", "system.lbuf.ideal=true"]
+    config = load_config(default_config, ideal)
+    model = config.workload.model.load(config.base_dir)
+    table = config.energy.load(config.base_dir)
+    layer = model.layers[1]
+    spikes = (np.random.default_rng(1).random((30, *layer.in_shape)) < 0.05).astype(np.uint8)
+    geometry = buffer_geometry(config.system, 8, 16)
+    probe = layer_cost(config.system, table, layer, spikes, 5, geometry)
+
+    burst = int(config.system.dram.burst)
+    bursts = probe.levels.dram_bursts.sum(axis=1)
+    compute = probe.schedule.compute_cycles
+    clock = config.system.clock
+    demand = max(Fraction(int(bursts[i + 1]) * burst) * clock / int(compute[i])
+                 for i in range(len(compute) - 1) if compute[i] > 0)
+    bandwidth = -(-demand.numerator // demand.denominator)  # bytes/s, rounded up
+
+    system = load_config(default_config, ideal + [f"system.dram.bandwidth={bandwidth}"]).system
+    cost = layer_cost(system, table, layer, spikes, 5, geometry)
+    fill = fill_cycles(cost.schedule.compute_cycles, cost.levels.memory_cycles)
+    assert cost.latency_cycles - int(cost.schedule.compute_cycles.sum()) - fill == 0
+    slower = load_config(default_config, ideal + [f"system.dram.bandwidth={bandwidth // 2}"]).system
+    slow = layer_cost(slower, table, layer, spikes, 5, geometry)
+    assert slow.latency_cycles > cost.latency_cycles

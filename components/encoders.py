@@ -61,27 +61,17 @@ class PoissonRate(Encoder):
                      max_value=1.0)
 
     def encode(self, sample, *, timesteps, shape, rng, source):
-        image = _as_image(sample, source)
-        if image.ndim == 2:
-            image = image[None]
-        if tuple(image.shape) != tuple(shape):
-            raise ConfigError(f"image shape {list(image.shape)} does not match the model input {list(shape)}",
-                              source=source)
-        probability = np.clip(image, 0.0, 1.0) * self.max_rate
-        return (rng.random((timesteps, *image.shape)) < probability).astype(np.uint8)
+        probability = _image(sample, shape, source) * self.max_rate
+        return (rng.random((timesteps, *probability.shape)) < probability).astype(np.uint8)
 
 
-def _as_image(sample, source) -> np.ndarray:
-    """Return a numeric image array; reject event recordings and other non-image samples."""
+def _image(sample, shape, source) -> np.ndarray:
+    """Return the sample as an image [C, H, W] clipped to [0, 1]; reject event recordings."""
     array = np.asarray(sample)
     if array.dtype.names is not None or not np.issubdtype(array.dtype, np.number):
         raise ConfigError("this encoder takes images, but the data set gives event recordings; use EventBinning, "
                           "or an image data set such as MNISTImages", source=source, key="workload.encoder")
-    return array.astype(np.float64)
-
-
-def _image(sample, shape, source) -> np.ndarray:
-    image = _as_image(sample, source)
+    image = array.astype(np.float64)
     if image.ndim == 2:
         image = image[None]
     if tuple(image.shape) != tuple(shape):

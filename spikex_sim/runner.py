@@ -23,7 +23,7 @@ from spikex_sim import __version__
 from spikex_sim.config import RunConfig
 from spikex_sim.dataflow.schedule import TRAFFIC_KEYS
 from spikex_sim.errors import ConfigError
-from spikex_sim.evaluate import energy_rows as _energy_rows_for, search_tws
+from spikex_sim.evaluate import energy_rows, search_tws
 from spikex_sim.invariants import check_run
 from spikex_sim.kernel import CheckedResource, Kernel, analytic_latency, fill_cycles, run_steps, run_steps_concurrent
 from spikex_sim.memory import buffer_geometry, concurrent_phases, count_levels
@@ -136,10 +136,10 @@ def simulate(config: RunConfig, *, samples: int | None = None,
                     yield from run_steps(kernel, f"sample{sample_index}.{layer.name}", dram_channel,
                                          schedule.compute_cycles, levels.memory_cycles)
                 latency = kernel.env.now - layer_start
-                energy_rows = _energy_rows_for(system, table, layer, levels, schedule.counts, latency)
-                layer_energy = sum(row["energy_pj"] for row in energy_rows)
+                layer_energy_rows = energy_rows(system, table, layer, levels, schedule.counts, latency)
+                layer_energy = sum(row["energy_pj"] for row in layer_energy_rows)
                 sample_energy += layer_energy
-                _record_layer(records, sample_index, layer_index, layer, tws, schedule, levels, energy_rows,
+                _record_layer(records, sample_index, layer_index, layer, tws, schedule, levels, layer_energy_rows,
                               layer_input, out_spikes, layer_start, latency, layer_energy, array, system)
                 spikes = out_spikes
                 per_layer.append(out_spikes)
@@ -183,10 +183,11 @@ SHORTCUTS = [
 ]
 
 
-def _record_layer(records, sample_index, layer_index, layer, tws, schedule, levels, energy_rows, layer_input,
+def _record_layer(records, sample_index, layer_index, layer, tws, schedule, levels, layer_energy_rows, layer_input,
                   out_spikes, layer_start, latency, layer_energy, array, system) -> None:
     key = {"sample": sample_index, "layer_index": layer_index, "layer": layer.name}
     compute = int(schedule.compute_cycles.sum())
+    fill = fill_cycles(schedule.compute_cycles, levels.memory_cycles)
     traffic_totals = schedule.traffic.sum(axis=0)
     level_bytes = {"dram": 0, "glb": 0, "lbuf": 0}
     for index, (source, target, data_type) in enumerate(TRAFFIC_KEYS):
@@ -208,9 +209,8 @@ def _record_layer(records, sample_index, layer_index, layer, tws, schedule, leve
     pe_count = array.rows * array.cols
     records["layers"].append({
         **key, "kind": layer.kind, "tws": tws, "mode": schedule.stats["mode"], "start_cycle": layer_start,
-        "latency_cycles": latency, "compute_cycles": compute,
-        "fill_cycles": fill_cycles(schedule.compute_cycles, levels.memory_cycles),
-        "stall_cycles": latency - compute - fill_cycles(schedule.compute_cycles, levels.memory_cycles),
+        "latency_cycles": latency, "compute_cycles": compute, "fill_cycles": fill,
+        "stall_cycles": latency - compute - fill,
         "memory_cycles": int(levels.memory_cycles.sum()),
         "analytic_latency_cycles": analytic_latency(schedule.compute_cycles, levels.memory_cycles),
         "steps": len(schedule.compute_cycles),
@@ -235,7 +235,7 @@ def _record_layer(records, sample_index, layer_index, layer, tws, schedule, leve
             **key, "component": component, "start_cycle": layer_start, "end_cycle": layer_start + latency,
             "busy_cycles": cycles, "utilization": cycles / max(latency, 1),
         })
-    for row in energy_rows:
+    for row in layer_energy_rows:
         records["energy"].append({**key, **row})
 
 

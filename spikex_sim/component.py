@@ -129,7 +129,7 @@ class Param:
 
 @dataclass(frozen=True)
 class Port:
-    """A named connection point; `role` says what kind of peer it accepts."""
+    """A named connection point; `role` names the kind of peer it accepts."""
 
     role: str
     desc: str

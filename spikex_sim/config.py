@@ -14,12 +14,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from spikex_sim.component import build_component, load_builtin_components
 from spikex_sim.energy import EnergyModel
 from spikex_sim.errors import ConfigError
-from spikex_sim.safe_yaml import MAX_ALIASES, _StrictLoader, parse_yaml, read_text  # noqa: F401
+from spikex_sim.safe_yaml import parse_yaml, read_text
 from spikex_sim.system import System, Workload
 
 TOP_LEVEL_KEYS = ("name", "description", "seed", "system", "workload", "energy")

@@ -59,7 +59,7 @@ class CheckedResource(simpy.Resource):
                 raise SimulationError(f"{self.name}: process {_process_name(request.proc)} released a request "
                                       "that was never granted")
             if request.triggered:
-                raise SimulationError(f"{self.name}: released a granted request that no longer holds a slot")
+                raise SimulationError(f"{self.name}: released a granted request that no longer owns a slot")
         request._checked_released = True
         return simpy.resources.resource.Release(self, request)
 
@@ -214,9 +214,10 @@ def run_steps_concurrent(kernel: Kernel, name: str, resources: dict, compute: np
 def fill_cycles(compute: np.ndarray, memory: np.ndarray) -> int:
     """Return the memory time no compute can hide: the first load and the phases of empty steps.
 
-    Of `analytic_latency`, `m[0]` and `m[i+1]` for every step with `c[i] = 0` (the drain
-    steps that carry the last write-backs) are pipeline fill and drain; the rest of the
-    latency beyond the compute is stall: `sum of max(0, m[i+1] - c[i])` over steps that compute.
+    In `analytic_latency`, `m[0]` and `m[i+1]` for every step with `c[i] = 0` (the drain
+    steps that carry the last write-backs) are pipeline fill and drain. The rest of the
+    latency beyond the compute is stall: the sum of `max(0, m[i+1] - c[i])` over steps that
+    compute.
     """
     if len(compute) == 0:
         return 0

@@ -1,7 +1,7 @@
 """Resolving the file paths that configs, model files and tables refer to.
 
 A relative path is read relative to the file that names it and must stay inside that
-file's project: the nearest folder above it that holds a `pyproject.toml` or `.git`, or
+file's project: the nearest folder above it that contains a `pyproject.toml` or `.git`, or
 else the file's own folder. A config can thus not reach into unrelated folders by a chain
 of `../`; an absolute path is the way to read a file elsewhere on purpose.
 """
@@ -16,7 +16,7 @@ PROJECT_MARKERS = ("pyproject.toml", ".git")
 
 
 def project_root(folder: Path) -> Path:
-    """Return the nearest folder at or above `folder` that holds a project marker, else `folder`."""
+    """Return the nearest folder at or above `folder` that contains a project marker, else `folder`."""
     folder = Path(folder).resolve()
     for candidate in (folder, *folder.parents):
         if any((candidate / marker).exists() for marker in PROJECT_MARKERS):

@@ -37,7 +37,8 @@ def test_binning_by_window():
     stream = to_events([(0, 0, 0, 1), (1, 0, 9_999, 0), (2, 0, 10_000, 1), (3, 0, 30_000, 1)])
     spikes = encoder({"type": "EventBinning", "by": "window", "window": "10ms"}).encode(
         stream, timesteps=3, shape=(2, 1, 4), rng=None, source="t")
-    assert spikes[0, 1, 0, 0] == 1 and spikes[0, 0, 0, 1] == 1
+    assert spikes[0, 1, 0, 0] == 1
+    assert spikes[0, 0, 0, 1] == 1
     assert spikes[1, 1, 0, 2] == 1
     assert spikes.sum() == 3  # t = 30 ms lies after 3 windows of 10 ms
 
@@ -82,7 +83,8 @@ def test_mnist_images_load(repo_root):
                       "labels": "data/mnist/t10k-labels-idx1-ubyte.gz"}).load(repo_root, 3)
     assert [label for _, _, label in images] == [7, 2, 1]
     assert images[0][1].shape == (28, 28)
-    assert 0.0 <= images[0][1].min() and images[0][1].max() == 1.0
+    assert images[0][1].min() >= 0.0
+    assert images[0][1].max() == 1.0
 
 
 def test_latency_spike_times():

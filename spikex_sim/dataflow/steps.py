@@ -57,7 +57,7 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
     weights_resident_layer = layer_weight_bytes <= geometry.glb_weights
     if input_window_bytes <= geometry.glb_spikes:
         # NOTE: the largest block that fits saves weight reloads, but its first load is a
-        # longer pipeline fill; a larger GLB can therefore add a few stall cycles.
+        # longer pipeline fill, so a larger GLB can add fill cycles.
         block_size = max(1, geometry.glb_spikes // input_window_bytes)
         input_resident = True
         if block_windows_max is not None:

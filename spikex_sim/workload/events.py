@@ -2,7 +2,7 @@
 
 An event stream is a numpy structured array with fields `x`, `y`, `t` (microseconds) and
 `p` (polarity, 1 = ON), the layout that event-vision libraries use. Binning turns a stream
-into a binary spike tensor `[T, 2, H, W]`: channel 0 holds OFF events, channel 1 ON events,
+into a binary spike tensor `[T, 2, H, W]`: channel 0 contains OFF events, channel 1 ON events,
 and a pixel spikes in a step if at least one event of that polarity falls into the step.
 """
 

@@ -69,8 +69,9 @@ class NTWUArray(PEArray):
     def shape(self) -> ArrayShape:
         return ArrayShape(self.rows, self.cols, self.point_parallel, self.handoff_cycles)
 
-    def run_layer(self, layer: Layer, spikes: np.ndarray, tws: int,
-                  geometry: BufferGeometry) -> tuple[np.ndarray, LayerSchedule]:
+    def run_layer(self, layer: Layer, spikes: np.ndarray, tws: int, geometry: BufferGeometry,
+                  mapper=None) -> tuple[np.ndarray, LayerSchedule]:
+        """Return the layer's output spikes and schedule; `mapper` picks among candidate mappings."""
         raise NotImplementedError
 
 
@@ -84,10 +85,10 @@ class SpikeXArray(NTWUArray):
                                   "(positions sorted by their active input channels)", choices=spikex.PACKINGS)
     tailoring = Param(bool, True, "fetch and stream only the weights of input channels that spike (weight tailoring)")
 
-    def run_layer(self, layer, spikes, tws, geometry):
+    def run_layer(self, layer, spikes, tws, geometry, mapper=None):
         """Compute the layer's output spikes and the schedule of steps that produced them."""
         return spikex.run_layer(layer, spikes, tws, self.shape(), self.mode, geometry, switch=self.switch,
-                                packing=self.packing, tailoring=self.tailoring)
+                                packing=self.packing, tailoring=self.tailoring, mapper=mapper)
 
 
 class PTBArray(NTWUArray):
@@ -95,8 +96,8 @@ class PTBArray(NTWUArray):
     summary = "PTB baseline: rows are neurons, columns consecutive windows, StSAP pairing, full fan-in."
     stsap = Param(bool, True, "pack two neurons with non-overlapping active windows into one pass (StSAP)")
 
-    def run_layer(self, layer, spikes, tws, geometry):
-        return ptb.run_layer(layer, spikes, tws, self.shape(), self.stsap, geometry)
+    def run_layer(self, layer, spikes, tws, geometry, mapper=None):
+        return ptb.run_layer(layer, spikes, tws, self.shape(), self.stsap, geometry, mapper=mapper)
 
 
 class TimeSerialArray(NTWUArray):
@@ -106,8 +107,8 @@ class TimeSerialArray(NTWUArray):
                 check=lambda value: None if type(value) is int and value == 1
                 else "a time-serial array has a window size of 1")
 
-    def run_layer(self, layer, spikes, tws, geometry):
-        return time_serial.run_layer(layer, spikes, self.shape(), geometry)
+    def run_layer(self, layer, spikes, tws, geometry, mapper=None):
+        return time_serial.run_layer(layer, spikes, self.shape(), geometry, mapper=mapper)
 
 
 class DenseSystolicArray(PEArray):
@@ -127,7 +128,7 @@ class DenseSystolicArray(PEArray):
     def tws_for(self, layer_index: int, layer_count: int) -> int:
         return 1
 
-    def run_layer(self, layer, spikes, tws, geometry):
+    def run_layer(self, layer, spikes, tws, geometry, mapper=None):
         return dense.run_layer(layer, spikes, self.rows, self.cols, self.dataflow, self.drain, self.activation_bits,
                                geometry, self.output_bits)
 
@@ -136,6 +137,7 @@ class SpikeXArrayCycleLevel(SpikeXArray):
     type_name = "SpikeXArrayCycleLevel"
     summary = "SpikeX array stepped cycle by cycle: the slow reference for the transaction-level model."
 
-    def run_layer(self, layer, spikes, tws, geometry):
+    def run_layer(self, layer, spikes, tws, geometry, mapper=None):
         return spikex.run_layer(layer, spikes, tws, self.shape(), self.mode, geometry, switch=self.switch,
-                                packing=self.packing, tailoring=self.tailoring, cycle_model=cycle_level.pass_cycles)
+                                packing=self.packing, tailoring=self.tailoring, cycle_model=cycle_level.pass_cycles,
+                                mapper=mapper)

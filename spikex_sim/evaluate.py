@@ -13,6 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from spikex_sim.dataflow.schedule import TRAFFIC_KEYS, BufferGeometry, LayerSchedule
+from spikex_sim.dataflow.steps import Mapper, MappingCost
 from spikex_sim.energy import ActionEnergyTable
 from spikex_sim.kernel import analytic_latency
 from spikex_sim.memory import SRAM_LEVELS, LevelCounts, count_levels
@@ -59,10 +60,28 @@ def energy_rows(system: System, table: ActionEnergyTable, layer: Layer, levels: 
     return rows
 
 
+def dram_bytes(schedule: LayerSchedule) -> int:
+    """Return the bytes a schedule moves to and from DRAM."""
+    columns = [index for index, key in enumerate(TRAFFIC_KEYS) if "dram" in key[:2]]
+    return int(schedule.traffic[:, columns].sum())
+
+
+def layer_mapper(system: System, table: ActionEnergyTable, layer: Layer) -> Mapper:
+    """Return the mapper of `system.mapper` that weighs candidates by their no-contention cost."""
+    def cost(schedule: LayerSchedule) -> MappingCost:
+        levels = count_levels(system, schedule.traffic, schedule.segments)
+        latency = analytic_latency(schedule.compute_cycles, levels.memory_cycles)
+        energy = sum(row["energy_pj"] for row in energy_rows(system, table, layer, levels, schedule.counts, latency))
+        return MappingCost(dram_bytes(schedule), latency - int(schedule.compute_cycles.sum()), latency, energy)
+
+    return Mapper(system.mapper, cost)
+
+
 def layer_cost(system: System, table: ActionEnergyTable, layer: Layer, layer_input: np.ndarray, tws: int,
                geometry: BufferGeometry) -> LayerCost:
     """Run the system's array on one layer input and return its no-contention cost."""
-    out_spikes, schedule = system.array.run_layer(layer, layer_input, tws, geometry)
+    out_spikes, schedule = system.array.run_layer(layer, layer_input, tws, geometry,
+                                                  mapper=layer_mapper(system, table, layer))
     levels = count_levels(system, schedule.traffic, schedule.segments)
     latency = analytic_latency(schedule.compute_cycles, levels.memory_cycles)
     energy = sum(row["energy_pj"] for row in energy_rows(system, table, layer, levels, schedule.counts, latency))

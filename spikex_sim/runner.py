@@ -23,7 +23,7 @@ from spikex_sim import __version__
 from spikex_sim.config import RunConfig
 from spikex_sim.dataflow.schedule import TRAFFIC_KEYS
 from spikex_sim.errors import ConfigError
-from spikex_sim.evaluate import energy_rows, search_tws
+from spikex_sim.evaluate import energy_rows, layer_mapper, search_tws
 from spikex_sim.invariants import check_run
 from spikex_sim.kernel import CheckedResource, Kernel, analytic_latency, fill_cycles, run_steps, run_steps_concurrent
 from spikex_sim.memory import buffer_geometry, concurrent_phases, count_levels
@@ -124,7 +124,8 @@ def simulate(config: RunConfig, *, samples: int | None = None,
                     tws = search_tws(system, table, layer, layer_input, geometry, timesteps)
                     tws_per_layer[layer_index] = tws
                     logger.info("layer %s: window size %d has the lowest EDP", layer.name, tws)
-                out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry)
+                mapper = layer_mapper(system, table, layer)
+                out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry, mapper=mapper)
                 levels = count_levels(system, schedule.traffic, schedule.segments)
                 layer_start = kernel.env.now
                 if system.write_back == "concurrent":
@@ -209,8 +210,8 @@ def _record_layer(records, sample_index, layer_index, layer, tws, schedule, leve
     pe_count = array.rows * array.cols
     records["layers"].append({
         **key, "kind": layer.kind, "tws": tws, "mode": schedule.stats["mode"], "start_cycle": layer_start,
-        "latency_cycles": latency, "compute_cycles": compute, "fill_cycles": fill,
-        "stall_cycles": latency - compute - fill,
+        "time_block_windows": schedule.stats["block_windows"],
+        "latency_cycles": latency, "compute_cycles": compute, "stall_cycles": latency - compute, "fill_cycles": fill,
         "memory_cycles": int(levels.memory_cycles.sum()),
         "analytic_latency_cycles": analytic_latency(schedule.compute_cycles, levels.memory_cycles),
         "steps": len(schedule.compute_cycles),

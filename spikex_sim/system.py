@@ -13,6 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from spikex_sim.component import Child, Component, Param, Port
+from spikex_sim.dataflow.steps import OBJECTIVES
 
 
 class DRAMModel(Component):
@@ -129,6 +130,9 @@ class System(Component):
                                          "phase; latency equals the closed form) or concurrent (a process of their own "
                                          "that contends with loads for DRAM channels and buffer ports)",
                        choices=("next_step", "concurrent"))
+    mapper = Param(str, "edp", "what the mapper minimises when it picks each layer's time-block size and what "
+                               "stays in the GLB: edp, energy, latency, or monotone (DRAM bytes and stall cycles "
+                               "never grow when a buffer grows)", choices=OBJECTIVES)
     dram = Child(DRAMModel, "off-chip memory channel", default_type="DRAMChannel")
     glb = Child(SRAMModel, "global buffer", default_type="SRAMBuffer")
     lbuf = Child(SRAMModel, "local buffer next to the array", default_type="SRAMBuffer")

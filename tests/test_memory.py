@@ -194,10 +194,12 @@ def test_bandwidth_at_peak_demand_has_no_stalls(default_config):
                  for i in range(len(compute) - 1) if compute[i] > 0)
     bandwidth = -(-demand.numerator // demand.denominator)  # bytes/s, rounded up
 
+    # The same schedule (the probe's mapping) on DRAM at exactly that bandwidth, then at half.
+    schedule = probe.schedule
     system = load_config(default_config, ideal + [f"system.dram.bandwidth={bandwidth}"]).system
-    cost = layer_cost(system, table, layer, spikes, 5, geometry)
-    fill = fill_cycles(cost.schedule.compute_cycles, cost.levels.memory_cycles)
-    assert cost.latency_cycles - int(cost.schedule.compute_cycles.sum()) - fill == 0
+    memory = count_levels(system, schedule.traffic, schedule.segments).memory_cycles
+    latency = analytic_latency(schedule.compute_cycles, memory)
+    assert latency - int(compute.sum()) - fill_cycles(compute, memory) == 0
     slower = load_config(default_config, ideal + [f"system.dram.bandwidth={bandwidth // 2}"]).system
-    slow = layer_cost(slower, table, layer, spikes, 5, geometry)
-    assert slow.latency_cycles > cost.latency_cycles
+    slow_memory = count_levels(slower, schedule.traffic, schedule.segments).memory_cycles
+    assert analytic_latency(compute, slow_memory) > latency

@@ -152,6 +152,7 @@ def run_layer(layer: Layer, spikes: np.ndarray, rows: int, cols: int, dataflow: 
     }
     stats = {
         "ntwu_total": steps * positions * filters, "ntwu_active": steps * positions * filters, "windows": steps,
+        "block_windows": 1,
         "mapped_pe_cycles": int(dense_macs * steps), "mode": f"dense-{dataflow}",
         "dense_macs_per_step": dense_macs, "real_pixel_macs_per_step": real_pixel_macs(layer),
         "mapping_efficiency": mapping_efficiency(dataflow, positions, reductions, filters, rows, cols),

@@ -20,7 +20,7 @@ import numpy as np
 from spikex_sim.dataflow.activity import LayerActivity, layer_activity
 from spikex_sim.dataflow.functional import compute_output_spikes
 from spikex_sim.dataflow.schedule import ArrayShape, BufferGeometry, LayerSchedule, PassTable, pass_table
-from spikex_sim.dataflow.steps import build_schedule
+from spikex_sim.dataflow.steps import Mapper, build_schedule
 from spikex_sim.workload.model import Layer
 
 # How many open batches the greedy pairing looks back over for a partner.
@@ -82,8 +82,8 @@ def plan_batches(activity: LayerActivity, block_windows: np.ndarray, cols: int, 
 
 
 def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, stsap: bool,
-              geometry: BufferGeometry) -> tuple[np.ndarray, LayerSchedule]:
-    """Compute a layer's output spikes and its PTB schedule."""
+              geometry: BufferGeometry, mapper: Mapper | None = None) -> tuple[np.ndarray, LayerSchedule]:
+    """Compute a layer's output spikes and its PTB schedule (`mapper`: see `build_schedule`)."""
     activity = layer_activity(layer, spikes, tws)
     out_spikes = compute_output_spikes(layer, activity)
 
@@ -94,6 +94,6 @@ def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, sts
         return pass_table(activity, columns_w, columns_p, starts, layer.taps, first_window, last_window, block_windows,
                           tailoring=False, cols_used=cols_used, column_slots=slots)
 
-    schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, tailoring=False)
+    schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, tailoring=False, mapper=mapper)
     schedule.stats["mode"] = "ptb-stsap" if stsap else "ptb"
     return out_spikes, schedule

@@ -7,6 +7,7 @@ each buffer level, packs passes into double-buffered steps and counts every tran
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -32,17 +33,162 @@ def _neuron_window_bounds(activity: LayerActivity) -> tuple[np.ndarray, np.ndarr
     return first, last
 
 
+WEIGHT_POLICIES = ("stream", "block", "layer")
+OBJECTIVES = ("edp", "energy", "latency", "monotone")
+
+
+@dataclass(frozen=True)
+class MappingCost:
+    """What a mapper weighs for one candidate schedule of a layer."""
+
+    dram_bytes: int
+    stall_cycles: int  # latency minus compute: every cycle the array waits for memory
+    latency_cycles: int
+    energy_pj: float
+
+
+@dataclass(frozen=True)
+class Mapper:
+    """Chooses among a layer's candidate mappings.
+
+    `cost(schedule)` measures a candidate on the system being simulated. `objective` is
+    minimised: edp, energy or latency (ties: fewer DRAM bytes, then fewer stall cycles), or
+    monotone (see `select_mapping`).
+    """
+
+    objective: str
+    cost: Callable[[LayerSchedule], MappingCost]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How one layer uses the GLB.
+
+    `block_windows`: windows per time block. `inputs`: "resident" loads each active input
+    window of a block into the GLB once; "stream" refetches each pass's receptive fields from
+    DRAM. `weights`: "layer" keeps the layer's weights in the GLB (each kernel loads once, in
+    the first block that needs it); "block" loads a row group's weights for every time block
+    (groups whose weights do not fit stream theirs); "stream" refetches them from DRAM for
+    every pass.
+    """
+
+    block_windows: int
+    inputs: str
+    weights: str
+
+
+def block_size_candidates(windows: int, largest: int) -> list[int]:
+    """Return the time-block sizes a mapper tries: the smallest size for each block count.
+
+    The set depends on `windows` alone, filtered by `largest`, so a larger buffer only adds
+    candidates and never removes one.
+    """
+    sizes = {-(-windows // count) for count in range(1, windows + 1)}
+    return sorted(size for size in sizes if size <= largest)
+
+
 def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray, array: ArrayShape,
                    geometry: BufferGeometry, plan: PassPlanner, *, block_windows_max: int | None = None,
                    tailoring: bool = True, skip_silent_blocks: bool = True,
-                   cycle_model: Callable = pass_compute_cycles) -> LayerSchedule:
+                   cycle_model: Callable = pass_compute_cycles, mapper: Mapper | None = None) -> LayerSchedule:
     """Group the layer's passes into double-buffered steps and count every transfer.
 
     `plan(block_windows)` returns the `PassTable` of one time block, or None when the block
     has no pass. `block_windows_max` caps the windows per time block (a dataflow that
     refetches its weights at every window sets 1). `cycle_model(table, rows_used, array, tws)`
     returns each pass's cycles: the closed form by default, or the cycle-level reference.
+
+    Without `mapper`, the mapping keeps as much resident as fits: the largest time block
+    whose inputs fit half the GLB's spike share, and the layer's or else the block's weights.
+    With `mapper`, every mapping that fits is scheduled and `select_mapping` picks one.
     """
+    context = (layer, activity, out_spikes, array, geometry, plan, tailoring, skip_silent_blocks, cycle_model, {})
+    windows = activity.windows
+    cap = windows if block_windows_max is None else block_windows_max
+    input_window_bytes = bits_to_bytes(int(np.prod(layer.in_shape)) * activity.tws)
+    largest = min(cap, geometry.glb_spikes // input_window_bytes)
+    if mapper is None:
+        inputs = "resident" if largest >= 1 else "stream"
+        size = largest if largest >= 1 else cap
+        for weights in ("layer", "block", "stream"):
+            schedule = _schedule_blocks(*context, Mapping(size, inputs, weights))
+            if schedule.stats["glb_weight_bytes"] <= geometry.glb_weights:
+                return schedule
+    # Where the layer's weights fit, keeping them beats reloading them per block in every
+    # respect (the same loads, minus the reloads), so "block" is left out.
+    layer_weight_bytes = bits_to_bytes(layer.out_channels * _layer_channels(layer, activity, tailoring) * layer.taps
+                                       * geometry.weight_bits)
+    policies = [policy for policy in WEIGHT_POLICIES
+                if not (policy == "block" and layer_weight_bytes <= geometry.glb_weights)]
+    candidates = [Mapping(cap, "stream", weights) for weights in policies]
+    candidates += [Mapping(size, "resident", weights) for size in block_size_candidates(windows, largest)
+                   for weights in policies]
+    scored = []
+    for mapping in candidates:
+        schedule = _schedule_blocks(*context, mapping)
+        if schedule.stats["glb_weight_bytes"] <= geometry.glb_weights:
+            scored.append((schedule, mapper.cost(schedule)))
+    return select_mapping(scored, geometry, mapper.objective)
+
+
+def select_mapping(scored: list[tuple[LayerSchedule, MappingCost]], geometry: BufferGeometry,
+                   objective: str) -> LayerSchedule:
+    """Pick one of the candidate schedules that fit the GLB, for `objective`.
+
+    edp, energy and latency take the smallest value. Every candidate that fits a GLB also
+    fits a larger one, so growing the GLB never raises that value; DRAM bytes and stall
+    cycles may still trade against each other. monotone walks the candidates in the order
+    in which a growing GLB admits them (by the fraction of a share they fill) and moves to a
+    candidate only if it moves no more DRAM bytes and stalls no more cycles than the current
+    one, and costs fewer cycles or bytes. A larger GLB only extends that walk, so neither
+    DRAM bytes nor stall cycles ever grow with it; the price is that a buffer is used only
+    where it helps both.
+    """
+    def scalar(cost: MappingCost) -> float:
+        return {"edp": cost.energy_pj * cost.latency_cycles, "energy": cost.energy_pj,
+                "latency": cost.latency_cycles}[objective]
+
+    fractions = [_glb_fraction(schedule, geometry) for schedule, _ in scored]
+    if objective != "monotone":
+        best = min(range(len(scored)), key=lambda index: (scalar(scored[index][1]), scored[index][1].dram_bytes,
+                                                           scored[index][1].stall_cycles, fractions[index], index))
+        return scored[best][0]
+    order = sorted(range(len(scored)), key=lambda index: (fractions[index], _walk_key(scored[index][1]), index))
+    best = order[0]
+    for index in order[1:]:
+        candidate, current = scored[index][1], scored[best][1]
+        if (candidate.dram_bytes <= current.dram_bytes and candidate.stall_cycles <= current.stall_cycles
+                and _walk_key(candidate) < _walk_key(current)):
+            best = index
+    return scored[best][0]
+
+
+def _walk_key(cost: MappingCost) -> tuple[int, int, int]:
+    return cost.dram_bytes, cost.stall_cycles, cost.latency_cycles
+
+
+def _glb_fraction(schedule: LayerSchedule, geometry: BufferGeometry) -> float:
+    """Return the largest fraction of a GLB share that the schedule's mapping fills."""
+    spikes = schedule.stats["glb_spike_bytes"] / geometry.glb_spikes if geometry.glb_spikes else 0.0
+    weights = schedule.stats["glb_weight_bytes"] / geometry.glb_weights if geometry.glb_weights else 0.0
+    return max(spikes, weights)
+
+
+def _layer_channels(layer: Layer, activity: LayerActivity, tailoring: bool) -> int:
+    """Return the input channels whose weights the layer fetches at all."""
+    return int(activity.channel_tags.any(axis=(0, 1)).sum()) if tailoring else layer.in_channels
+
+
+def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray, array: ArrayShape,
+                     geometry: BufferGeometry, plan: PassPlanner, tailoring: bool, skip_silent_blocks: bool,
+                     cycle_model: Callable, passes: dict, mapping: Mapping) -> LayerSchedule:
+    """Schedule the layer with one mapping; stats say how much of each GLB share it needs.
+
+    `passes` caches what does not depend on the mapping's residency (pass tables, cycles,
+    on-chip traffic, step boundaries), keyed by time block and row group.
+    """
+    block_size = mapping.block_windows
+    input_resident = mapping.inputs == "resident"
     tws = activity.tws
     windows = activity.windows
     positions = activity.ntwu_tags.shape[1]
@@ -52,19 +198,13 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
     vmem_bytes = bits_to_bytes(geometry.membrane_bits)
 
     input_window_bytes = bits_to_bytes(int(np.prod(layer.in_shape)) * tws)
-    layer_channels = int(activity.channel_tags.any(axis=(0, 1)).sum()) if tailoring else layer.in_channels
+    layer_channels = _layer_channels(layer, activity, tailoring)
     layer_weight_bytes = bits_to_bytes(out_channels * layer_channels * layer.taps * weight_bits)
-    weights_resident_layer = layer_weight_bytes <= geometry.glb_weights
-    if input_window_bytes <= geometry.glb_spikes:
-        # NOTE: the largest block that fits saves weight reloads, but its first load is a
-        # longer pipeline fill, so a larger GLB can add fill cycles.
-        block_size = max(1, geometry.glb_spikes // input_window_bytes)
-        input_resident = True
-        if block_windows_max is not None:
-            block_size = min(block_size, block_windows_max)
-    else:
-        block_size = windows if block_windows_max is None else block_windows_max
-        input_resident = False
+    weights_resident_layer = mapping.weights == "layer"
+    glb_weight_bytes = layer_weight_bytes if weights_resident_layer else 0
+    # With the whole layer's weights resident, the kernels of an input channel (one contiguous
+    # piece for all output channels) load once, with the first time block that needs them.
+    loaded = np.zeros(layer.in_channels, dtype=bool)
     vmem_spills = out_channels * positions * vmem_bytes > geometry.glb_vmem
     first_window, last_window = _neuron_window_bounds(activity)
     out_window_tags = _output_window_tags(out_spikes, tws, windows, array.rows)  # [groups, NW]
@@ -76,25 +216,37 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
     counts = {"pe.accumulate": 0, "pe.weight_register": 0, "pe.membrane_update": 0, "pe.compare": 0}
     total_passes = 0
     mapped_pe_cycles = 0
-    first_layer_step = True
     for block_start in range(0, windows, block_size):
         block_windows = np.arange(block_start, min(block_start + block_size, windows))
         if skip_silent_blocks and not activity.window_tags[block_windows].any():
             continue  # a time block whose tag is 0 is never loaded nor processed
-        table = plan(block_windows, first_window, last_window)
+        block_key = (block_start, block_size)
+        if block_key not in passes:
+            passes[block_key] = plan(block_windows, first_window, last_window)
+        table = passes[block_key]
         if table is None:
             continue
         active_input_windows = int(activity.window_tags[block_windows].sum())
+        block_channel_mask = (activity.channel_tags[block_windows].any(axis=(0, 1)) if tailoring
+                              else np.ones(layer.in_channels, dtype=bool))
         for group in range(groups):
             rows_used = min(array.rows, out_channels - group * array.rows)
-            cycles = cycle_model(table, rows_used, array, tws)
-            traffic = _pass_traffic(table, rows_used, tws, weight_bits, vmem_bytes)
-            segments = np.zeros_like(traffic)  # contiguous DRAM pieces behind each DRAM transfer
             group_weight_bytes = bits_to_bytes(rows_used * table.block_channels * layer.taps * weight_bits)
             lbuf_resident = group_weight_bytes <= geometry.lbuf_weights
-            glb_resident = weights_resident_layer or group_weight_bytes <= geometry.glb_weights
-            if lbuf_resident:
-                traffic[:, KEY_INDEX[("glb", "lbuf", "weights")]] = 0
+            if (*block_key, group) not in passes:
+                cycles = cycle_model(table, rows_used, array, tws)
+                on_chip = _pass_traffic(table, rows_used, tws, weight_bits, vmem_bytes)
+                if lbuf_resident:
+                    on_chip[:, KEY_INDEX[("glb", "lbuf", "weights")]] = 0
+                passes[(*block_key, group)] = (cycles, on_chip, _step_starts(on_chip, geometry, lbuf_resident))
+            cycles, on_chip, starts = passes[(*block_key, group)]
+            traffic = on_chip.copy()
+            segments = np.zeros_like(traffic)  # contiguous DRAM pieces behind each DRAM transfer
+            # "block" keeps the weights of each group whose kernels fit; the others stream.
+            glb_resident = weights_resident_layer or (mapping.weights == "block"
+                                                      and group_weight_bytes <= geometry.glb_weights)
+            if glb_resident and not weights_resident_layer:
+                glb_weight_bytes = max(glb_weight_bytes, group_weight_bytes)
             # Weights are stored channel-major, so the kernels of one input channel for a group
             # of rows are one contiguous piece; each column's receptive field is one piece.
             if not glb_resident:
@@ -109,9 +261,8 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
                 segments[:, KEY_INDEX[("dram", "glb", "vmem")]] = 1
                 segments[:, KEY_INDEX[("glb", "dram", "vmem")]] = 1
 
-            block_cycles, block_traffic = _group_into_steps(
-                cycles, np.hstack([traffic, segments]), geometry, lbuf_resident,
-            )
+            block_cycles = np.add.reduceat(cycles, starts)
+            block_traffic = np.add.reduceat(np.hstack([traffic, segments]), starts, axis=0)
             # Block-level DRAM transfers go through the GLB's double buffer: a block's inputs
             # and weights load while the previous block computes, and its outputs leave while
             # the next block computes (see _spread_block_transfers).
@@ -119,16 +270,18 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
             dram_weights = KEY_INDEX[("dram", "glb", "weights")]
             if lbuf_resident:
                 block_traffic[0][KEY_INDEX[("glb", "lbuf", "weights")]] += group_weight_bytes
-            if glb_resident and not weights_resident_layer:
+            if weights_resident_layer:
+                if group == 0:
+                    new_channels = int((block_channel_mask & ~loaded).sum())
+                    loaded |= block_channel_mask
+                    head[dram_weights] += bits_to_bytes(out_channels * new_channels * layer.taps * weight_bits)
+                    head[SEGMENT_OFFSET + dram_weights] += new_channels
+            elif glb_resident:
                 head[dram_weights] += group_weight_bytes
                 head[SEGMENT_OFFSET + dram_weights] += table.block_channels
-            if first_layer_step and weights_resident_layer:
-                head[dram_weights] += layer_weight_bytes
-                head[SEGMENT_OFFSET + dram_weights] += layer_channels
             if group == 0 and input_resident:
                 head[KEY_INDEX[("dram", "glb", "spikes_in")]] += active_input_windows * input_window_bytes
                 head[SEGMENT_OFFSET + KEY_INDEX[("dram", "glb", "spikes_in")]] += active_input_windows
-            first_layer_step = False
             tail = np.zeros(2 * SEGMENT_OFFSET, dtype=np.int64)
             active_out = int(out_window_tags[group, block_windows].sum())
             dram_out = KEY_INDEX[("glb", "dram", "spikes_out")]
@@ -156,6 +309,9 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
         "ntwu_total": windows * positions * out_channels,
         "ntwu_active": active_ntwus,
         "windows": windows,
+        "block_windows": block_size,
+        "glb_spike_bytes": block_size * input_window_bytes if input_resident else 0,
+        "glb_weight_bytes": glb_weight_bytes,
         "mapped_pe_cycles": mapped_pe_cycles,
         "input_resident_glb": input_resident,
         "weights_resident_glb": weights_resident_layer,
@@ -191,42 +347,31 @@ def _pass_traffic(table: PassTable, rows_used: int, tws: int, weight_bits: int, 
     return traffic
 
 
-def _group_into_steps(cycles: np.ndarray, traffic: np.ndarray, geometry: BufferGeometry,
-                      lbuf_resident: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Pack consecutive passes into steps whose data fit half the LBUF."""
+def _step_starts(traffic: np.ndarray, geometry: BufferGeometry, lbuf_resident: bool) -> np.ndarray:
+    """Return the first pass of each step: consecutive passes whose data fit half the LBUF."""
     spike_bytes = traffic[:, KEY_INDEX[("glb", "lbuf", "spikes_in")]].tolist()
     weight_bytes = ([0] * len(spike_bytes) if lbuf_resident
                     else traffic[:, KEY_INDEX[("lbuf", "pe", "weights")]].tolist())
     spike_capacity = geometry.lbuf_spikes
     weight_capacity = geometry.lbuf_weights
-    out_cycles: list[int] = []
-    out_traffic: list[np.ndarray] = []
-    start = 0
+    starts = [0]
     held_spikes = held_weights = 0
-
-    def flush(end: int) -> None:
-        if end > start:
-            out_cycles.append(int(cycles[start:end].sum()))
-            out_traffic.append(traffic[start:end].sum(axis=0))
-
     for index, (spikes, weights) in enumerate(zip(spike_bytes, weight_bytes)):
         if spikes > spike_capacity or weights > weight_capacity:
-            # NOTE: a pass larger than half the LBUF streams through it as a FIFO; its data
-            # is billed as if loaded during the previous step, like a double-buffered block.
-            flush(index)
-            out_cycles.append(int(cycles[index]))
-            out_traffic.append(traffic[index].copy())
-            start = index + 1
+            # NOTE: a pass larger than half the LBUF streams through it as a FIFO, alone in
+            # its step; its data is billed as if loaded during the previous step.
+            if index > starts[-1]:
+                starts.append(index)
+            if index + 1 < len(spike_bytes):
+                starts.append(index + 1)
             held_spikes = held_weights = 0
             continue
-        if index > start and (held_spikes + spikes > spike_capacity or held_weights + weights > weight_capacity):
-            flush(index)
-            start = index
+        if index > starts[-1] and (held_spikes + spikes > spike_capacity or held_weights + weights > weight_capacity):
+            starts.append(index)
             held_spikes = held_weights = 0
         held_spikes += spikes
         held_weights += weights
-    flush(len(spike_bytes))
-    return np.array(out_cycles, dtype=np.int64), np.array(out_traffic, dtype=np.int64).reshape(-1, traffic.shape[1])
+    return np.array(starts, dtype=np.int64)
 
 
 def _spread_block_transfers(combined: np.ndarray, block_lengths: list[int], heads: list[np.ndarray],

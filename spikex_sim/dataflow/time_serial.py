@@ -13,12 +13,12 @@ import numpy as np
 from spikex_sim.dataflow.activity import layer_activity
 from spikex_sim.dataflow.functional import compute_output_spikes
 from spikex_sim.dataflow.schedule import ArrayShape, BufferGeometry, LayerSchedule, pass_table
-from spikex_sim.dataflow.steps import build_schedule
+from spikex_sim.dataflow.steps import Mapper, build_schedule
 from spikex_sim.workload.model import Layer
 
 
-def run_layer(layer: Layer, spikes: np.ndarray, array: ArrayShape,
-              geometry: BufferGeometry) -> tuple[np.ndarray, LayerSchedule]:
+def run_layer(layer: Layer, spikes: np.ndarray, array: ArrayShape, geometry: BufferGeometry,
+              mapper: Mapper | None = None) -> tuple[np.ndarray, LayerSchedule]:
     """Compute a layer's output spikes and its time-serial schedule (window size 1)."""
     activity = layer_activity(layer, spikes, 1)
     out_spikes = compute_output_spikes(layer, activity)
@@ -33,6 +33,6 @@ def run_layer(layer: Layer, spikes: np.ndarray, array: ArrayShape,
                           tailoring=False)
 
     schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, block_windows_max=1,
-                              tailoring=False, skip_silent_blocks=False)
+                              tailoring=False, skip_silent_blocks=False, mapper=mapper)
     schedule.stats["mode"] = "time-serial"
     return out_spikes, schedule

@@ -39,7 +39,7 @@ OBJECTIVES = ("edp", "energy", "latency", "monotone")
 
 @dataclass(frozen=True)
 class MappingCost:
-    """What a mapper weighs for one candidate schedule of a layer."""
+    """Cost of one candidate schedule of a layer, as a mapper weighs it."""
 
     dram_bytes: int
     stall_cycles: int  # latency minus compute: every cycle the array waits for memory
@@ -49,7 +49,7 @@ class MappingCost:
 
 @dataclass(frozen=True)
 class Mapper:
-    """Chooses among a layer's candidate mappings.
+    """Chooser among a layer's candidate mappings.
 
     `cost(schedule)` measures a candidate on the system being simulated. `objective` is
     minimised: edp, energy or latency (ties: fewer DRAM bytes, then fewer stall cycles), or
@@ -65,11 +65,11 @@ class Mapping:
     """How one layer uses the GLB.
 
     `block_windows`: windows per time block. `inputs`: "resident" loads each active input
-    window of a block into the GLB once; "stream" refetches each pass's receptive fields from
-    DRAM. `weights`: "layer" keeps the layer's weights in the GLB (each kernel loads once, in
-    the first block that needs it); "block" loads a row group's weights for every time block
-    (groups whose weights do not fit stream theirs); "stream" refetches them from DRAM for
-    every pass.
+    window of a block into the GLB once, and "stream" refetches each pass's receptive fields
+    from DRAM. `weights`: "layer" keeps the layer's weights in the GLB, so each kernel loads
+    once, with the first block that needs it. "block" loads a row group's weights for every
+    time block, and "stream" refetches them from DRAM for every pass. A mapping fits if its
+    block of inputs and its weights fit their halves of the GLB's shares.
     """
 
     block_windows: int
@@ -114,15 +114,9 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
             schedule = _schedule_blocks(*context, Mapping(size, inputs, weights))
             if schedule.stats["glb_weight_bytes"] <= geometry.glb_weights:
                 return schedule
-    # Where the layer's weights fit, keeping them beats reloading them per block in every
-    # respect (the same loads, minus the reloads), so "block" is left out.
-    layer_weight_bytes = bits_to_bytes(layer.out_channels * _layer_channels(layer, activity, tailoring) * layer.taps
-                                       * geometry.weight_bits)
-    policies = [policy for policy in WEIGHT_POLICIES
-                if not (policy == "block" and layer_weight_bytes <= geometry.glb_weights)]
-    candidates = [Mapping(cap, "stream", weights) for weights in policies]
+    candidates = [Mapping(cap, "stream", weights) for weights in WEIGHT_POLICIES]
     candidates += [Mapping(size, "resident", weights) for size in block_size_candidates(windows, largest)
-                   for weights in policies]
+                   for weights in WEIGHT_POLICIES]
     scored = []
     for mapping in candidates:
         schedule = _schedule_blocks(*context, mapping)
@@ -136,8 +130,9 @@ def select_mapping(scored: list[tuple[LayerSchedule, MappingCost]], geometry: Bu
     """Pick one of the candidate schedules that fit the GLB, for `objective`.
 
     edp, energy and latency take the smallest value. Every candidate that fits a GLB also
-    fits a larger one, so growing the GLB never raises that value; DRAM bytes and stall
-    cycles may still trade against each other. monotone walks the candidates in the order
+    fits a larger one, so growing the GLB never raises the latency; energy and EDP can grow
+    because a larger SRAM costs more per access. DRAM bytes and stall cycles may trade against
+    each other. monotone walks the candidates in the order
     in which a growing GLB admits them (by the fraction of a share they fill) and moves to a
     candidate only if it moves no more DRAM bytes and stalls no more cycles than the current
     one, and costs fewer cycles or bytes. A larger GLB only extends that walk, so neither
@@ -182,7 +177,7 @@ def _layer_channels(layer: Layer, activity: LayerActivity, tailoring: bool) -> i
 def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray, array: ArrayShape,
                      geometry: BufferGeometry, plan: PassPlanner, tailoring: bool, skip_silent_blocks: bool,
                      cycle_model: Callable, passes: dict, mapping: Mapping) -> LayerSchedule:
-    """Schedule the layer with one mapping; stats say how much of each GLB share it needs.
+    """Schedule the layer with one mapping, with the GLB bytes it needs in its stats.
 
     `passes` caches what does not depend on the mapping's residency (pass tables, cycles,
     on-chip traffic, step boundaries), keyed by time block and row group.
@@ -242,10 +237,8 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
             cycles, on_chip, starts = passes[(*block_key, group)]
             traffic = on_chip.copy()
             segments = np.zeros_like(traffic)  # contiguous DRAM pieces behind each DRAM transfer
-            # "block" keeps the weights of each group whose kernels fit; the others stream.
-            glb_resident = weights_resident_layer or (mapping.weights == "block"
-                                                      and group_weight_bytes <= geometry.glb_weights)
-            if glb_resident and not weights_resident_layer:
+            glb_resident = mapping.weights != "stream"
+            if mapping.weights == "block":
                 glb_weight_bytes = max(glb_weight_bytes, group_weight_bytes)
             # Weights are stored channel-major, so the kernels of one input channel for a group
             # of rows are one contiguous piece; each column's receptive field is one piece.
@@ -359,7 +352,7 @@ def _step_starts(traffic: np.ndarray, geometry: BufferGeometry, lbuf_resident: b
     for index, (spikes, weights) in enumerate(zip(spike_bytes, weight_bytes)):
         if spikes > spike_capacity or weights > weight_capacity:
             # NOTE: a pass larger than half the LBUF streams through it as a FIFO, alone in
-            # its step; its data is billed as if loaded during the previous step.
+            # its step. Its data is billed as if loaded during the previous step.
             if index > starts[-1]:
                 starts.append(index)
             if index + 1 < len(spike_bytes):

@@ -1,7 +1,7 @@
 """Grow the GLB or the LBUF and count the size steps where DRAM bytes, stalls or the objective grew.
 
-Every N-MNIST layer runs on random input at 4 firing rates and 5 window sizes; for each
-(layer, rate, window size) the buffer grows through a fixed list of sizes and every step
+Every N-MNIST layer runs on random input at 4 firing rates and 5 window sizes. For each
+(layer, rate, window size) the buffer grows through a fixed list of sizes, and every step
 from one size to the next is checked. Prints one Markdown row per (array, mapper, buffer).
 
     python benchmarks/buffer_sweep.py            # the six rows of docs/model.md

@@ -104,6 +104,7 @@ BAD_CONFIGS = [
     ("zero timesteps", lambda c: c["workload"].update(timesteps=0), "workload.timesteps"),
     ("zero bandwidth", lambda c: c["system"]["dram"].update(bandwidth=0), "system.dram.bandwidth"),
     ("bad mode", lambda c: c["system"]["array"].update(mode="diagonal"), "system.array.mode"),
+    ("bad mapper", lambda c: c["system"].update(mapper="fast"), "'fast' is not one of edp, energy, latency, monotone"),
     ("tws too large", lambda c: c["system"]["array"].update(tws=31), "exceeds T=30"),
     ("tws list length", lambda c: c["system"]["array"].update(tws=[1, 2]), "one size per layer"),
     ("top-level typo", lambda c: c.update(sytem={}), "did you mean system"),

@@ -24,7 +24,8 @@ def test_block_size_candidates():
 
 
 def candidate(spike_bytes, weight_bytes, dram, stall, latency, energy):
-    schedule = SimpleNamespace(stats={"glb_spike_bytes": spike_bytes, "glb_weight_bytes": weight_bytes})
+    schedule = SimpleNamespace(stats={"glb_spike_bytes": spike_bytes, "glb_weight_bytes": weight_bytes,
+                                      "glb_vmem_bytes": 0})
     return schedule, MappingCost(dram, stall, latency, energy)
 
 

@@ -7,6 +7,7 @@ each buffer level, packs passes into double-buffered steps and counts every tran
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -68,13 +69,16 @@ class Mapping:
     window of a block into the GLB once, and "stream" refetches each pass's receptive fields
     from DRAM. `weights`: "layer" keeps the layer's weights in the GLB, so each kernel loads
     once, with the first block that needs it. "block" loads a row group's weights for every
-    time block, and "stream" refetches them from DRAM for every pass. A mapping fits if its
-    block of inputs and its weights fit their halves of the GLB's shares.
+    time block, and "stream" refetches them from DRAM for every pass. `membranes`: "keep"
+    updates them in the GLB, "spill" moves them through DRAM between passes. A mapping fits
+    if its block of inputs and its weights fit their halves of the GLB's shares and the kept
+    membranes fit the whole membrane share.
     """
 
     block_windows: int
     inputs: str
     weights: str
+    membranes: str = "keep"
 
 
 def block_size_candidates(windows: int, largest: int) -> list[int]:
@@ -99,27 +103,32 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
     returns each pass's cycles: the closed form by default, or the cycle-level reference.
 
     Without `mapper`, the mapping keeps as much resident as fits: the largest time block
-    whose inputs fit half the GLB's spike share, and the layer's or else the block's weights.
-    With `mapper`, every mapping that fits is scheduled and `select_mapping` picks one.
+    whose inputs fit half the GLB's spike share, the layer's or else the block's weights,
+    and the membranes. With `mapper`, every mapping that fits is scheduled and
+    `select_mapping` picks one.
     """
     context = (layer, activity, out_spikes, array, geometry, plan, tailoring, skip_silent_blocks, cycle_model, {})
     windows = activity.windows
     cap = windows if block_windows_max is None else block_windows_max
     input_window_bytes = bits_to_bytes(int(np.prod(layer.in_shape)) * activity.tws)
     largest = min(cap, geometry.glb_spikes // input_window_bytes)
+    membranes_fit = _membrane_bytes(layer, activity, geometry) <= geometry.glb_vmem
     if mapper is None:
         inputs = "resident" if largest >= 1 else "stream"
         size = largest if largest >= 1 else cap
         for weights in ("layer", "block", "stream"):
-            schedule = _schedule_blocks(*context, Mapping(size, inputs, weights))
+            schedule = _schedule_blocks(*context, Mapping(size, inputs, weights, "keep" if membranes_fit else "spill"))
             if schedule.stats["glb_weight_bytes"] <= geometry.glb_weights:
                 return schedule
-    candidates = [Mapping(cap, "stream", weights) for weights in WEIGHT_POLICIES]
-    candidates += [Mapping(size, "resident", weights) for size in block_size_candidates(windows, largest)
-                   for weights in WEIGHT_POLICIES]
+    # Keeping membranes moves less than spilling them and changes nothing else, so only the
+    # monotone walk, which must see every mapping a smaller GLB could choose, needs both.
+    membrane_policies = ["keep"] if membranes_fit else []
+    if mapper.objective == "monotone" or not membranes_fit:
+        membrane_policies.append("spill")
+    shapes = [(cap, "stream")] + [(size, "resident") for size in block_size_candidates(windows, largest)]
     scored = []
-    for mapping in candidates:
-        schedule = _schedule_blocks(*context, mapping)
+    for (size, inputs), weights, membranes in itertools.product(shapes, WEIGHT_POLICIES, membrane_policies):
+        schedule = _schedule_blocks(*context, Mapping(size, inputs, weights, membranes))
         if schedule.stats["glb_weight_bytes"] <= geometry.glb_weights:
             scored.append((schedule, mapper.cost(schedule)))
     return select_mapping(scored, geometry, mapper.objective)
@@ -164,9 +173,15 @@ def _walk_key(cost: MappingCost) -> tuple[int, int, int]:
 
 def _glb_fraction(schedule: LayerSchedule, geometry: BufferGeometry) -> float:
     """Return the largest fraction of a GLB share that the schedule's mapping fills."""
-    spikes = schedule.stats["glb_spike_bytes"] / geometry.glb_spikes if geometry.glb_spikes else 0.0
-    weights = schedule.stats["glb_weight_bytes"] / geometry.glb_weights if geometry.glb_weights else 0.0
-    return max(spikes, weights)
+    fractions = [schedule.stats[key] / capacity if capacity else 0.0 for key, capacity in (
+        ("glb_spike_bytes", geometry.glb_spikes), ("glb_weight_bytes", geometry.glb_weights),
+        ("glb_vmem_bytes", geometry.glb_vmem))]
+    return max(fractions)
+
+
+def _membrane_bytes(layer: Layer, activity: LayerActivity, geometry: BufferGeometry) -> int:
+    """Return the GLB bytes that keep every membrane of the layer."""
+    return layer.out_channels * activity.ntwu_tags.shape[1] * bits_to_bytes(geometry.membrane_bits)
 
 
 def _layer_channels(layer: Layer, activity: LayerActivity, tailoring: bool) -> int:
@@ -200,7 +215,7 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
     # With the whole layer's weights resident, the kernels of an input channel (one contiguous
     # piece for all output channels) load once, with the first time block that needs them.
     loaded = np.zeros(layer.in_channels, dtype=bool)
-    vmem_spills = out_channels * positions * vmem_bytes > geometry.glb_vmem
+    vmem_spills = mapping.membranes == "spill"
     first_window, last_window = _neuron_window_bounds(activity)
     out_window_tags = _output_window_tags(out_spikes, tws, windows, array.rows)  # [groups, NW]
 
@@ -305,6 +320,7 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
         "block_windows": block_size,
         "glb_spike_bytes": block_size * input_window_bytes if input_resident else 0,
         "glb_weight_bytes": glb_weight_bytes,
+        "glb_vmem_bytes": 0 if vmem_spills else out_channels * positions * vmem_bytes,
         "mapped_pe_cycles": mapped_pe_cycles,
         "input_resident_glb": input_resident,
         "weights_resident_glb": weights_resident_layer,

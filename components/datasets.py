@@ -211,6 +211,11 @@ class SyntheticActivity(Dataset):
     def load(self, base_dir: Path, limit: int | None) -> list:
         return []
 
+    def planned_size(self, model, timesteps, limit):
+        count = self.samples if limit is None else min(limit, self.samples)
+        neurons = int(np.prod(model.input_shape)) + sum(int(np.prod(layer.out_shape)) for layer in model.layers)
+        return count, count * timesteps * neurons  # one uint8 per neuron and step
+
     def for_model(self, samples, model, timesteps, seed, limit):
         rates = self.rates if isinstance(self.rates, list) else [self.rates] * len(model.layers)
         if len(rates) != len(model.layers):

@@ -70,6 +70,11 @@ def simulate(config: RunConfig, *, samples: int | None = None,
     table = config.energy.load(config.base_dir)
     dataset = workload.dataset.load(config.base_dir, samples)
     timesteps = workload.timesteps
+    planned = workload.dataset.planned_size(model, timesteps, samples)
+    if planned is not None:
+        # Generated data sets are checked before they are drawn, not after.
+        check_resources(model, system.array, timesteps, planned[0], planned[1], max_events=max_events,
+                        max_memory=max_memory, source=str(config.source), events_per_step=step_events(system))
     dataset = workload.dataset.for_model(dataset, model, timesteps, config.seed, samples)
     _check_labels(dataset, model)
     array = system.array

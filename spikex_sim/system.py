@@ -90,6 +90,13 @@ class Dataset(Component):
         """Return the samples checked or completed against the loaded model; the default keeps them."""
         return samples
 
+    def planned_size(self, model, timesteps: int, limit: int | None) -> tuple[int, int] | None:
+        """Return (samples, bytes) that `for_model` will generate, or None if it generates nothing.
+
+        The runner checks the resource limits against this before any sample is drawn.
+        """
+        return None
+
 
 class ModelSource(Component):
     """Family of model loaders: return a `Model` with quantised weights."""

@@ -201,3 +201,17 @@ def test_tables_are_not_changed_by_check(finished_run):
     check_run(tables, system=system)
     for name, frame in tables.items():
         assert frame.equals(before[name]), name
+
+
+def test_synthetic_data_checked_before_drawn(repo_root, monkeypatch):
+    # 100,000 samples of T = 300 would take hours to draw: the guard must stop the run first.
+    import spikex_sim.components.datasets as datasets
+
+    def fail_if_drawn(*args, **kwargs):
+        raise AssertionError("a synthetic sample was drawn before the resource check")
+
+    monkeypatch.setattr(datasets, "synthetic_sample", fail_if_drawn)
+    config = load_config(repo_root / "configs" / "dvsgesture_large_synthetic.yaml",
+                         ["workload.dataset.samples=100000"])
+    with pytest.raises(ConfigError, match="SimPy events"):
+        simulate(config)

@@ -84,6 +84,14 @@ class RunConfig:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _override_origin(key: str | None, overridden: list[str]) -> str | None:
+    """Return the `--set` path that an error at `key` concerns, or None if the file's own value is wrong."""
+    if not key:
+        return None
+    related = [path for path in overridden if key == path or key.startswith(path + ".") or path.startswith(key + ".")]
+    return max(related, key=len) if related else None
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None, seed: int | None = None) -> RunConfig:
     """Load, override and validate a config file."""
     path = Path(path)
@@ -106,10 +114,17 @@ def load_config(path: str | Path, overrides: list[str] | None = None, seed: int 
     run_seed = data.get("seed", 0) if seed is None else seed
     if isinstance(run_seed, bool) or not isinstance(run_seed, int) or run_seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {run_seed!r}", source=source, key="seed")
-    system = build_component(data.get("system", {}), base=System, path="system", source=source, default_type="System")
-    workload = build_component(data.get("workload", {}), base=Workload, path="workload", source=source,
-                               default_type="Workload")
-    energy = build_component(data.get("energy", {}), base=EnergyModel, path="energy", source=source,
-                             default_type="EnergyTable")
+    try:
+        system = build_component(data.get("system", {}), base=System, path="system", source=source,
+                                 default_type="System")
+        workload = build_component(data.get("workload", {}), base=Workload, path="workload", source=source,
+                                   default_type="Workload")
+        energy = build_component(data.get("energy", {}), base=EnergyModel, path="energy", source=source,
+                                 default_type="EnergyTable")
+    except ConfigError as error:
+        origin = _override_origin(error.key, [item.partition("=")[0].strip() for item in overrides or []])
+        if origin is None:
+            raise
+        raise ConfigError(error.detail, source=f"{source} with --set {origin}", key=error.key) from None
     system.wire()
     return RunConfig(name, description, run_seed, system, workload, energy, path.resolve(), path.resolve().parent)

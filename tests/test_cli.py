@@ -245,3 +245,22 @@ def test_compare_keeps_existing_csv(tmp_path, capsys):
     assert code == 2
     assert "--overwrite" in err
     assert existing.read_text() == "keep"
+
+
+def test_bad_set_value_names_the_override(workspace, capsys):
+    folder, config = workspace
+    path = write_config(folder, config)
+    code = main(["run", str(path), "--quiet", "--set", "system.glb.size=54 parsec"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "with --set system.glb.size" in err
+
+
+def test_bad_file_value_names_no_override(workspace, capsys):
+    folder, config = workspace
+    config["system"]["glb"]["size"] = "54 parsec"
+    path = write_config(folder, config)
+    code = main(["run", str(path), "--quiet", "--set", "system.lbuf.size=4KB"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--set" not in err

@@ -139,14 +139,15 @@ def select_mapping(scored: list[tuple[LayerSchedule, MappingCost]], geometry: Bu
     """Pick one of the candidate schedules that fit the GLB, for `objective`.
 
     edp, energy and latency take the smallest value. Every candidate that fits a GLB also
-    fits a larger one, so growing the GLB never raises the latency; energy and EDP can grow
-    because a larger SRAM costs more per access. DRAM bytes and stall cycles may trade against
-    each other. monotone walks the candidates in the order
-    in which a growing GLB admits them (by the fraction of a share they fill) and moves to a
-    candidate only if it moves no more DRAM bytes and stalls no more cycles than the current
-    one, and costs fewer cycles or bytes. A larger GLB only extends that walk, so neither
-    DRAM bytes nor stall cycles ever grow with it; the price is that a buffer is used only
-    where it helps both.
+    fits a larger one, so growing the GLB never raises the latency. Energy and EDP can grow,
+    because a larger SRAM costs more per access, and DRAM bytes and stall cycles may trade
+    against each other.
+
+    monotone walks the candidates in the order in which a growing GLB admits them (by the
+    fraction of a share they fill). It moves to a candidate only if that one moves no more
+    DRAM bytes and stalls no more cycles than the current one, and is better in one of them
+    or in latency. A larger GLB only extends the walk, so neither DRAM bytes nor stall cycles
+    grow with it. The price: a buffer is used only where it helps both.
     """
     def scalar(cost: MappingCost) -> float:
         return {"edp": cost.energy_pj * cost.latency_cycles, "energy": cost.energy_pj,

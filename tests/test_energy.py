@@ -224,7 +224,7 @@ def test_missing_table_key_rejected(tmp_path, default_config):
 def test_unknown_energy_type_rejected(default_config):
     with pytest.raises(ConfigError) as error:
         load_config(default_config, ["energy.type=EnergyTabel"])
-    assert error.value.source == str(default_config)
+    assert error.value.source == f"{default_config} with --set energy.type"
     assert error.value.key == "energy.type"
     assert "EnergyTable" in str(error.value)
 
@@ -345,7 +345,7 @@ def test_ert_unmapped_action_rejected(tmp_path, default_config):
     del mapping["array"]["actions"]["compare"]
     with pytest.raises(ConfigError) as error:
         load_config(default_config, [ert_energy(tmp_path, mapping)])
-    assert error.value.source == str(default_config)
+    assert error.value.source == f"{default_config} with --set energy"
     assert error.value.key == "energy.map"
     assert "map.array.actions.compare is not mapped" in str(error.value)
 
@@ -404,7 +404,7 @@ def test_ert_bad_map_rejected(tmp_path, default_config, edit, fragment):
     edit(mapping)
     with pytest.raises(ConfigError) as error:
         load_config(default_config, [ert_energy(tmp_path, mapping)])
-    assert error.value.source == str(default_config)
+    assert error.value.source == f"{default_config} with --set energy"
     assert error.value.key == "energy.map"
     assert fragment in str(error.value)
 

@@ -224,9 +224,8 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
     step_traffic: list[np.ndarray] = []
     block_heads: list[np.ndarray] = []
     block_tails: list[np.ndarray] = []
-    counts = {"pe.accumulate": 0, "pe.weight_register": 0, "pe.membrane_update": 0, "pe.compare": 0}
-    total_passes = 0
-    mapped_pe_cycles = 0
+    counts = {"pe.accumulate": 0, "pe.weight_register": 0, "pe.membrane_update": 0, "pe.compare": 0,
+              "passes": 0, "mapped_pe_cycles": 0}
     for block_start in range(0, windows, block_size):
         block_windows = np.arange(block_start, min(block_start + block_size, windows))
         if skip_silent_blocks and not activity.window_tags[block_windows].any():
@@ -240,52 +239,30 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
         active_input_windows = int(activity.window_tags[block_windows].sum())
         block_channel_mask = (activity.channel_tags[block_windows].any(axis=(0, 1)) if tailoring
                               else np.ones(layer.in_channels, dtype=bool))
+        templates: dict[int, tuple] = {}  # rows used -> the group's steps in this block
         for group in range(groups):
             rows_used = min(array.rows, out_channels - group * array.rows)
             group_weight_bytes = bits_to_bytes(rows_used * table.block_channels * layer.taps * weight_bits)
             lbuf_resident = group_weight_bytes <= geometry.lbuf_weights
-            if (*block_key, group) not in passes:
-                cycles = cycle_model(table, rows_used, array, tws)
-                on_chip = _pass_traffic(table, rows_used, tws, weight_bits, vmem_bytes)
-                if lbuf_resident:
-                    on_chip[:, KEY_INDEX[("glb", "lbuf", "weights")]] = 0
-                passes[(*block_key, group)] = (cycles, on_chip, _step_starts(on_chip, geometry, lbuf_resident))
-            cycles, on_chip, starts = passes[(*block_key, group)]
-            traffic = on_chip.copy()
-            segments = np.zeros_like(traffic)  # contiguous DRAM pieces behind each DRAM transfer
-            glb_resident = mapping.weights != "stream"
             if mapping.weights == "block":
                 glb_weight_bytes = max(glb_weight_bytes, group_weight_bytes)
-            # Weights are stored channel-major, so the kernels of one input channel for a group
-            # of rows are one contiguous piece; each column's receptive field is one piece.
-            if not glb_resident:
-                traffic[:, KEY_INDEX[("dram", "glb", "weights")]] = traffic[:, KEY_INDEX[("lbuf", "pe", "weights")]]
-                segments[:, KEY_INDEX[("dram", "glb", "weights")]] = table.stream_len // layer.taps
-            if not input_resident:
-                traffic[:, KEY_INDEX[("dram", "glb", "spikes_in")]] = traffic[:, KEY_INDEX[("glb", "lbuf", "spikes_in")]]
-                segments[:, KEY_INDEX[("dram", "glb", "spikes_in")]] = table.cols_used
-            if vmem_spills:
-                traffic[:, KEY_INDEX[("dram", "glb", "vmem")]] = traffic[:, KEY_INDEX[("glb", "pe", "vmem")]]
-                traffic[:, KEY_INDEX[("glb", "dram", "vmem")]] = traffic[:, KEY_INDEX[("pe", "glb", "vmem")]]
-                segments[:, KEY_INDEX[("dram", "glb", "vmem")]] = 1
-                segments[:, KEY_INDEX[("glb", "dram", "vmem")]] = 1
-
-            block_cycles = np.add.reduceat(cycles, starts)
-            block_traffic = np.add.reduceat(np.hstack([traffic, segments]), starts, axis=0)
+            if rows_used not in templates:
+                templates[rows_used] = _group_steps(passes, block_key, table, rows_used, lbuf_resident,
+                                                    group_weight_bytes, mapping, geometry, array, layer.taps, tws,
+                                                    cycle_model)
+            block_cycles, block_traffic, group_counts = templates[rows_used]
             # Block-level DRAM transfers go through the GLB's double buffer: a block's inputs
             # and weights load while the previous block computes, and its outputs leave while
             # the next block computes (see _spread_block_transfers).
             head = np.zeros(2 * SEGMENT_OFFSET, dtype=np.int64)
             dram_weights = KEY_INDEX[("dram", "glb", "weights")]
-            if lbuf_resident:
-                block_traffic[0][KEY_INDEX[("glb", "lbuf", "weights")]] += group_weight_bytes
             if weights_resident_layer:
                 if group == 0:
                     new_channels = int((block_channel_mask & ~loaded).sum())
                     loaded |= block_channel_mask
                     head[dram_weights] += bits_to_bytes(out_channels * new_channels * layer.taps * weight_bits)
                     head[SEGMENT_OFFSET + dram_weights] += new_channels
-            elif glb_resident:
+            elif mapping.weights == "block":
                 head[dram_weights] += group_weight_bytes
                 head[SEGMENT_OFFSET + dram_weights] += table.block_channels
             if group == 0 and input_resident:
@@ -301,12 +278,8 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
 
             step_cycles.append(block_cycles)
             step_traffic.append(block_traffic)
-            total_passes += len(cycles)
-            mapped_pe_cycles += int((rows_used * table.cols_used * cycles).sum())
-            counts["pe.accumulate"] += int(rows_used * table.input_spikes.sum())
-            counts["pe.weight_register"] += int((rows_used * table.cols_used * table.stream_len).sum())
-            counts["pe.membrane_update"] += int(rows_used * table.cols_used.sum() * tws)
-            counts["pe.compare"] += int(rows_used * table.cols_used.sum() * tws)
+            for key, value in group_counts.items():
+                counts[key] += value
 
     compute = np.concatenate(step_cycles) if step_cycles else np.zeros(0, dtype=np.int64)
     combined = np.concatenate(step_traffic) if step_traffic else np.zeros((0, 2 * SEGMENT_OFFSET), dtype=np.int64)
@@ -314,6 +287,8 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
     _spread_block_transfers(combined, [len(cycles) for cycles in step_cycles], block_heads, block_tails)
     traffic, segments = combined[:, :SEGMENT_OFFSET], combined[:, SEGMENT_OFFSET:]
     active_ntwus = int(activity.ntwu_tags.sum()) * out_channels
+    total_passes = counts.pop("passes")
+    mapped_pe_cycles = counts.pop("mapped_pe_cycles")
     stats = {
         "ntwu_total": windows * positions * out_channels,
         "ntwu_active": active_ntwus,
@@ -328,6 +303,50 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
         "vmem_spills_to_dram": vmem_spills,
     }
     return LayerSchedule(compute, traffic, total_passes, counts, stats, segments)
+
+
+def _group_steps(passes: dict, block_key: tuple, table: PassTable, rows_used: int, lbuf_resident: bool,
+                 group_weight_bytes: int, mapping: Mapping, geometry: BufferGeometry, array: ArrayShape, taps: int,
+                 tws: int, cycle_model: Callable) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Return one row group's steps in a time block: cycles, traffic with DRAM pieces, and counts.
+
+    Every group with the same number of rows has the same steps, so the caller reuses them.
+    """
+    if (*block_key, rows_used) not in passes:
+        cycles = cycle_model(table, rows_used, array, tws)
+        on_chip = _pass_traffic(table, rows_used, tws, geometry.weight_bits, bits_to_bytes(geometry.membrane_bits))
+        if lbuf_resident:
+            on_chip[:, KEY_INDEX[("glb", "lbuf", "weights")]] = 0
+        passes[(*block_key, rows_used)] = (cycles, on_chip, _step_starts(on_chip, geometry, lbuf_resident))
+    cycles, on_chip, starts = passes[(*block_key, rows_used)]
+    traffic = on_chip.copy()
+    segments = np.zeros_like(traffic)  # contiguous DRAM pieces behind each DRAM transfer
+    # Weights are stored channel-major, so the kernels of one input channel for a group of
+    # rows are one contiguous piece; each column's receptive field is one piece.
+    if mapping.weights == "stream":
+        traffic[:, KEY_INDEX[("dram", "glb", "weights")]] = traffic[:, KEY_INDEX[("lbuf", "pe", "weights")]]
+        segments[:, KEY_INDEX[("dram", "glb", "weights")]] = table.stream_len // taps
+    if mapping.inputs == "stream":
+        traffic[:, KEY_INDEX[("dram", "glb", "spikes_in")]] = traffic[:, KEY_INDEX[("glb", "lbuf", "spikes_in")]]
+        segments[:, KEY_INDEX[("dram", "glb", "spikes_in")]] = table.cols_used
+    if mapping.membranes == "spill":
+        traffic[:, KEY_INDEX[("dram", "glb", "vmem")]] = traffic[:, KEY_INDEX[("glb", "pe", "vmem")]]
+        traffic[:, KEY_INDEX[("glb", "dram", "vmem")]] = traffic[:, KEY_INDEX[("pe", "glb", "vmem")]]
+        segments[:, KEY_INDEX[("dram", "glb", "vmem")]] = 1
+        segments[:, KEY_INDEX[("glb", "dram", "vmem")]] = 1
+    block_cycles = np.add.reduceat(cycles, starts)
+    block_traffic = np.add.reduceat(np.hstack([traffic, segments]), starts, axis=0)
+    if lbuf_resident:
+        block_traffic[0, KEY_INDEX[("glb", "lbuf", "weights")]] += group_weight_bytes
+    counts = {
+        "pe.accumulate": int(rows_used * table.input_spikes.sum()),
+        "pe.weight_register": int((rows_used * table.cols_used * table.stream_len).sum()),
+        "pe.membrane_update": int(rows_used * table.cols_used.sum() * tws),
+        "pe.compare": int(rows_used * table.cols_used.sum() * tws),
+        "passes": len(cycles),
+        "mapped_pe_cycles": int((rows_used * table.cols_used * cycles).sum()),
+    }
+    return block_cycles, block_traffic, counts
 
 
 def _output_window_tags(out_spikes: np.ndarray, tws: int, windows: int, rows: int) -> np.ndarray:
@@ -411,9 +430,8 @@ def _spread(rows: np.ndarray, vector: np.ndarray) -> None:
     """Add `vector` to `rows` split into integer parts that sum to it exactly."""
     count = rows.shape[0]
     rows += vector // count
-    remainder = vector % count
-    for column in np.flatnonzero(remainder):
-        rows[: remainder[column], column] += 1
+    # The remainder of each column goes to its first rows, one unit each.
+    rows += np.arange(count)[:, None] < (vector % count)[None, :]
 
 
 def _shift_write_backs(compute: np.ndarray, traffic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from spikex_sim.dataflow.schedule import TRAFFIC_KEYS, BufferGeometry, LayerSchedule
-from spikex_sim.dataflow.steps import Mapper, MappingCost
+from spikex_sim.dataflow.steps import Mapper, MappingCost, select_mapping
 from spikex_sim.energy import ActionEnergyTable
 from spikex_sim.kernel import analytic_latency
 from spikex_sim.memory import SRAM_LEVELS, LevelCounts, count_levels
@@ -66,15 +66,18 @@ def dram_bytes(schedule: LayerSchedule) -> int:
     return int(schedule.traffic[:, columns].sum())
 
 
-def layer_mapper(system: System, table: ActionEnergyTable, layer: Layer) -> Mapper:
-    """Return the mapper of `system.mapper` that weighs candidates by their no-contention cost."""
+def layer_mapper(system: System, table: ActionEnergyTable, layer: Layer, collected: list | None = None) -> Mapper:
+    """Return the mapper of `system.mapper` that weighs candidates by their no-contention cost.
+
+    With `collected`, the mapper appends every candidate it costs to that list.
+    """
     def cost(schedule: LayerSchedule) -> MappingCost:
         levels = count_levels(system, schedule.traffic, schedule.segments)
         latency = analytic_latency(schedule.compute_cycles, levels.memory_cycles)
         energy = sum(row["energy_pj"] for row in energy_rows(system, table, layer, levels, schedule.counts, latency))
         return MappingCost(dram_bytes(schedule), latency - int(schedule.compute_cycles.sum()), latency, energy)
 
-    return Mapper(system.mapper, cost)
+    return Mapper(system.mapper, cost, collected)
 
 
 def layer_cost(system: System, table: ActionEnergyTable, layer: Layer, layer_input: np.ndarray, tws: int,
@@ -98,3 +101,23 @@ def search_tws(system: System, table: ActionEnergyTable, layer: Layer, layer_inp
         if best_edp is None or edp < best_edp:
             best_size, best_edp = size, edp
     return best_size
+
+
+def walk_tws(system: System, table: ActionEnergyTable, layer: Layer, layer_input: np.ndarray,
+             geometry: BufferGeometry, timesteps: int) -> tuple[int, np.ndarray, LayerSchedule]:
+    """Return (window size, output spikes, schedule) of the monotone walk over every window size.
+
+    The walk sees the candidate mappings of all window sizes at once, so a larger GLB still
+    never raises DRAM bytes or stall cycles when the window size is searched too.
+    """
+    collected: list = []
+    sizes: list[int] = []
+    out_spikes = None
+    for size in system.array.tws_candidates(timesteps):
+        before = len(collected)
+        out_spikes, _ = system.array.run_layer(layer, layer_input, size, geometry,
+                                               mapper=layer_mapper(system, table, layer, collected))
+        sizes += [size] * (len(collected) - before)
+    chosen = select_mapping(collected, geometry, "monotone")
+    index = next(position for position, (schedule, _) in enumerate(collected) if schedule is chosen)
+    return sizes[index], out_spikes, chosen

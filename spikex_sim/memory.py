@@ -37,6 +37,7 @@ def buffer_geometry(system: System, weight_bits: int, membrane_bits: int) -> Buf
         glb_spikes=glb.partition_bytes("spikes"), glb_weights=glb.partition_bytes("weights"),
         glb_vmem=glb.share_bytes("vmem"), lbuf_spikes=lbuf.partition_bytes("spikes"),
         lbuf_weights=lbuf.partition_bytes("weights"), weight_bits=weight_bits, membrane_bits=membrane_bits,
+        glb_pinned=frozenset(getattr(glb, "pin", None) or ()),
     )
 
 

@@ -23,7 +23,7 @@ from spikex_sim import __version__
 from spikex_sim.config import RunConfig
 from spikex_sim.dataflow.schedule import TRAFFIC_KEYS
 from spikex_sim.errors import ConfigError
-from spikex_sim.evaluate import energy_rows, layer_mapper, search_tws
+from spikex_sim.evaluate import energy_rows, layer_mapper, search_tws, walk_tws
 from spikex_sim.invariants import check_run
 from spikex_sim.kernel import CheckedResource, Kernel, analytic_latency, fill_cycles, run_steps, run_steps_concurrent
 from spikex_sim.memory import buffer_geometry, concurrent_phases, count_levels
@@ -124,13 +124,17 @@ def simulate(config: RunConfig, *, samples: int | None = None,
                     layer = dataclasses.replace(layer, recorded_output=replay[layer_index])
                 tws = tws_per_layer[layer_index]
                 layer_input = spikes if layer.kind == "conv" else spikes.reshape(spikes.shape[0], -1)
-                if tws == "search":
-                    # The first sample picks each layer's size; later samples reuse it.
-                    tws = search_tws(system, table, layer, layer_input, geometry, timesteps)
-                    tws_per_layer[layer_index] = tws
-                    logger.info("layer %s: window size %d has the lowest EDP", layer.name, tws)
-                mapper = layer_mapper(system, table, layer)
-                out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry, mapper=mapper)
+                if tws == "search" and system.mapper == "monotone":
+                    # Every sample walks the mappings of all window sizes together.
+                    tws, out_spikes, schedule = walk_tws(system, table, layer, layer_input, geometry, timesteps)
+                else:
+                    if tws == "search":
+                        # The first sample picks each layer's size; later samples reuse it.
+                        tws = search_tws(system, table, layer, layer_input, geometry, timesteps)
+                        tws_per_layer[layer_index] = tws
+                        logger.info("layer %s: window size %d has the lowest EDP", layer.name, tws)
+                    mapper = layer_mapper(system, table, layer)
+                    out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry, mapper=mapper)
                 levels = count_levels(system, schedule.traffic, schedule.segments)
                 layer_start = kernel.env.now
                 if system.write_back == "concurrent":

@@ -137,3 +137,30 @@ def test_block_weights_load_once_per_block(default_config):
     assert stats["block_windows"] == 1
     assert not stats["weights_resident_glb"]
     assert weight_bytes == 20736
+
+
+def test_pinned_types_stay_resident(default_config):
+    # 216 KB with weights, membranes and input spikes pinned: the monotone walk, which would
+    # otherwise start from streamed mappings, must keep all three in the GLB.
+    pins = ["system.mapper=monotone", "system.glb.size=216KB", "system.glb.pin=[weights, vmem, spikes]"]
+    config = load_config(default_config, pins)
+    model = config.workload.model.load(config.base_dir)
+    table = config.energy.load(config.base_dir)
+    geometry = buffer_geometry(config.system, 8, 16)
+    for index, layer in enumerate(model.layers):
+        stats = layer_cost(config.system, table, layer, random_input(layer, 0.05, index), 5, geometry).schedule.stats
+        assert stats["input_resident_glb"], layer.name
+        assert stats["weights_resident_glb"], layer.name
+        assert not stats["vmem_spills_to_dram"], layer.name
+
+
+def test_monotone_window_search_glb_sweep(repo_root):
+    # PTB searches its window size; under monotone every sample walks all sizes' mappings.
+    from spikex_sim.runner import simulate
+
+    ptb_config = repo_root / "configs" / "ptb_nmnist.yaml"
+    tables = [simulate(load_config(ptb_config, ["system.mapper=monotone", f"system.glb.size={size}"]),
+                       samples=3).tables["layers"] for size in ("24KB", "27KB", "54KB")]
+    for smaller, larger in zip(tables, tables[1:]):
+        assert (larger["dram_bytes"].to_numpy() <= smaller["dram_bytes"].to_numpy()).all()
+        assert (larger["stall_cycles"].to_numpy() <= smaller["stall_cycles"].to_numpy()).all()

@@ -46,7 +46,8 @@ WRITE_BACK_KEYS = frozenset({("pe", "glb", "vmem"), ("pe", "glb", "spikes_out"),
 class BufferGeometry:
     """Capacities (bytes) of one half of each double-buffered partition, and data widths.
 
-    `glb_vmem` is the whole membrane share: membranes are updated in place.
+    `glb_vmem` is the whole membrane share: membranes are updated in place. `glb_pinned`
+    lists the data types that must stay resident in the GLB (`SRAMBuffer.pin`).
     """
 
     glb_spikes: int
@@ -56,6 +57,7 @@ class BufferGeometry:
     lbuf_weights: int
     weight_bits: int
     membrane_bits: int
+    glb_pinned: frozenset = frozenset()
 
 
 @dataclass(frozen=True)

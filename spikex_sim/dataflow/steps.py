@@ -59,6 +59,8 @@ class Mapper:
 
     objective: str
     cost: Callable[[LayerSchedule], MappingCost]
+    # When a list, every costed candidate is appended to it, for a choice across window sizes.
+    collected: list | None = None
 
 
 @dataclass(frozen=True)
@@ -94,20 +96,23 @@ def block_size_candidates(windows: int, largest: int) -> list[int]:
 def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray, array: ArrayShape,
                    geometry: BufferGeometry, plan: PassPlanner, *, block_windows_max: int | None = None,
                    tailoring: bool = True, skip_silent_blocks: bool = True,
-                   cycle_model: Callable = pass_compute_cycles, mapper: Mapper | None = None) -> LayerSchedule:
+                   cycle_model: Callable = pass_compute_cycles, mapper: Mapper | None = None,
+                   describe: Callable[[int], str] | None = None) -> LayerSchedule:
     """Group the layer's passes into double-buffered steps and count every transfer.
 
     `plan(block_windows)` returns the `PassTable` of one time block, or None when the block
     has no pass. `block_windows_max` caps the windows per time block (a dataflow that
     refetches its weights at every window sets 1). `cycle_model(table, rows_used, array, tws)`
     returns each pass's cycles: the closed form by default, or the cycle-level reference.
+    `describe(block_windows)` names how the dataflow laid out the layer (stats "mode").
 
     Without `mapper`, the mapping keeps as much resident as fits: the largest time block
     whose inputs fit half the GLB's spike share, the layer's or else the block's weights,
     and the membranes. With `mapper`, every mapping that fits is scheduled and
     `select_mapping` picks one.
     """
-    context = (layer, activity, out_spikes, array, geometry, plan, tailoring, skip_silent_blocks, cycle_model, {})
+    context = (layer, activity, out_spikes, array, geometry, plan, tailoring, skip_silent_blocks, cycle_model, {},
+               describe)
     windows = activity.windows
     cap = windows if block_windows_max is None else block_windows_max
     input_window_bytes = bits_to_bytes(int(np.prod(layer.in_shape)) * activity.tws)
@@ -123,14 +128,19 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
     # Keeping membranes moves less than spilling them and changes nothing else, so only the
     # monotone walk, which must see every mapping a smaller GLB could choose, needs both.
     membrane_policies = ["keep"] if membranes_fit else []
-    if mapper.objective == "monotone" or not membranes_fit:
+    if (mapper.objective == "monotone" or not membranes_fit) and "vmem" not in geometry.glb_pinned:
         membrane_policies.append("spill")
-    shapes = [(cap, "stream")] + [(size, "resident") for size in block_size_candidates(windows, largest)]
+    # Pinned data types stay resident: `check_pinned_blocks` has made sure that they fit.
+    shapes = [] if "spikes" in geometry.glb_pinned else [(cap, "stream")]
+    shapes += [(size, "resident") for size in block_size_candidates(windows, largest)]
+    weight_policies = ("layer",) if "weights" in geometry.glb_pinned else WEIGHT_POLICIES
     scored = []
-    for (size, inputs), weights, membranes in itertools.product(shapes, WEIGHT_POLICIES, membrane_policies):
+    for (size, inputs), weights, membranes in itertools.product(shapes, weight_policies, membrane_policies):
         schedule = _schedule_blocks(*context, Mapping(size, inputs, weights, membranes))
         if schedule.stats["glb_weight_bytes"] <= geometry.glb_weights:
             scored.append((schedule, mapper.cost(schedule)))
+    if mapper.collected is not None:
+        mapper.collected.extend(scored)
     return select_mapping(scored, geometry, mapper.objective)
 
 
@@ -192,7 +202,8 @@ def _layer_channels(layer: Layer, activity: LayerActivity, tailoring: bool) -> i
 
 def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray, array: ArrayShape,
                      geometry: BufferGeometry, plan: PassPlanner, tailoring: bool, skip_silent_blocks: bool,
-                     cycle_model: Callable, passes: dict, mapping: Mapping) -> LayerSchedule:
+                     cycle_model: Callable, passes: dict, describe: Callable[[int], str] | None,
+                     mapping: Mapping) -> LayerSchedule:
     """Schedule the layer with one mapping, with the GLB bytes it needs in its stats.
 
     `passes` caches what does not depend on the mapping's residency (pass tables, cycles,
@@ -302,6 +313,8 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
         "weights_resident_glb": weights_resident_layer,
         "vmem_spills_to_dram": vmem_spills,
     }
+    if describe is not None:
+        stats["mode"] = describe(block_size)
     return LayerSchedule(compute, traffic, total_passes, counts, stats, segments)
 
 

@@ -94,6 +94,7 @@ def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, sts
         return pass_table(activity, columns_w, columns_p, starts, layer.taps, first_window, last_window, block_windows,
                           tailoring=False, cols_used=cols_used, column_slots=slots)
 
-    schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, tailoring=False, mapper=mapper)
-    schedule.stats["mode"] = "ptb-stsap" if stsap else "ptb"
+    name = "ptb-stsap" if stsap else "ptb"
+    schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, tailoring=False, mapper=mapper,
+                              describe=lambda block_size: name)
     return out_spikes, schedule

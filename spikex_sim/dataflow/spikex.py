@@ -93,18 +93,22 @@ def run_layer(layer: Layer, spikes: np.ndarray, tws: int, array: ArrayShape, mod
     activity = layer_activity(layer, spikes, tws)
     out_spikes = compute_output_spikes(layer, activity)
     layer_mode = choose_mode(activity, array.cols, mode)
-    modes_used: dict[str, int] = {}
+    block_modes: dict[tuple[int, int], str] = {}  # (first window, windows) -> mode of a block with passes
 
     def plan(block_windows, first_window, last_window):
         block_mode = choose_mode(activity, array.cols, mode, block_windows) if switch == "block" else layer_mode
         columns_w, columns_p, starts = order_columns(activity, block_windows, block_mode, array.cols, packing)
         if len(starts) == 0:
             return None
-        modes_used[block_mode] = modes_used.get(block_mode, 0) + 1
+        block_modes[int(block_windows[0]), len(block_windows)] = block_mode
         return pass_table(activity, columns_w, columns_p, starts, layer.taps, first_window, last_window, block_windows,
                           tailoring=tailoring)
 
+    def describe(block_size: int) -> str:
+        windows = activity.windows
+        used = {block_modes.get((start, min(block_size, windows - start))) for start in range(0, windows, block_size)}
+        return "+".join(sorted(used - {None})) or layer_mode
+
     schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, tailoring=tailoring,
-                              **schedule_options)
-    schedule.stats["mode"] = layer_mode if switch == "layer" else "+".join(sorted(modes_used)) or layer_mode
+                              describe=describe, **schedule_options)
     return out_spikes, schedule

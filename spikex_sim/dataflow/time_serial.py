@@ -33,6 +33,6 @@ def run_layer(layer: Layer, spikes: np.ndarray, array: ArrayShape, geometry: Buf
                           tailoring=False)
 
     schedule = build_schedule(layer, activity, out_spikes, array, geometry, plan, block_windows_max=1,
-                              tailoring=False, skip_silent_blocks=False, mapper=mapper)
-    schedule.stats["mode"] = "time-serial"
+                              tailoring=False, skip_silent_blocks=False, mapper=mapper,
+                              describe=lambda block_size: "time-serial")
     return out_spikes, schedule

@@ -112,7 +112,9 @@ def test_small_buffers_read_more():
     assert reads > 8192
 
 
-def test_dram_bytes_never_grow_with_buffer(default_config):
+def test_stalls_never_negative_across_glb_sizes(default_config):
+    # The default mapper may trade DRAM bytes for stalls as the GLB grows (tests/test_mapper.py
+    # checks the monotone mapper), but a stall count below zero would be a bookkeeping error.
     from spikex_sim.config import load_config
     from spikex_sim.evaluate import layer_cost
 
@@ -122,17 +124,11 @@ def test_dram_bytes_never_grow_with_buffer(default_config):
     rng = np.random.default_rng(0)
     layer = model.layers[1]
     spikes = (rng.random((30, *layer.in_shape)) < 0.05).astype(np.uint8)
-    previous_bytes = None
-    for size in ("27KB", "54KB", "108KB", "216KB"):
+    for size in ("4KB", "27KB", "54KB", "108KB", "216KB"):
         system = load_config(default_config, [f"system.glb.size={size}"]).system
         cost = layer_cost(system, table, layer, spikes, 5, buffer_geometry(system, 8, 16))
-        dram_bytes = sum(int(cost.schedule.traffic[:, KEY_INDEX[key]].sum()) for key in TRAFFIC_KEYS
-                         if "dram" in key[:2])
-        stall = cost.latency_cycles - int(cost.schedule.compute_cycles.sum())
-        assert stall >= 0
-        if previous_bytes is not None:
-            assert dram_bytes <= previous_bytes, size
-        previous_bytes = dram_bytes
+        compute = int(cost.schedule.compute_cycles.sum())
+        assert cost.latency_cycles - compute >= 0, size
 
 
 def test_unlimited_bandwidth_has_no_stalls(default_config):

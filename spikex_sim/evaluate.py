@@ -94,12 +94,17 @@ def layer_cost(system: System, table: ActionEnergyTable, layer: Layer, layer_inp
 
 def search_tws(system: System, table: ActionEnergyTable, layer: Layer, layer_input: np.ndarray, geometry: BufferGeometry,
                timesteps: int) -> int:
-    """Return the window size with the lowest EDP for one layer on this input (ties: smaller)."""
-    best_size, best_edp = None, None
+    """Return the window size that minimises the mapper's objective for one layer on this input.
+
+    The objective is `system.mapper` (EDP for `monotone`, which searches with `walk_tws`
+    instead); ties go to the smaller size.
+    """
+    best_size, best_value = None, None
     for size in system.array.tws_candidates(timesteps):
-        edp = layer_cost(system, table, layer, layer_input, size, geometry).edp_js
-        if best_edp is None or edp < best_edp:
-            best_size, best_edp = size, edp
+        cost = layer_cost(system, table, layer, layer_input, size, geometry)
+        value = {"energy": cost.energy_pj, "latency": cost.latency_cycles}.get(system.mapper, cost.edp_js)
+        if best_value is None or value < best_value:
+            best_size, best_value = size, value
     return best_size
 
 

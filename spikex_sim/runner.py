@@ -132,7 +132,8 @@ def simulate(config: RunConfig, *, samples: int | None = None,
                         # The first sample picks each layer's size; later samples reuse it.
                         tws = search_tws(system, table, layer, layer_input, geometry, timesteps)
                         tws_per_layer[layer_index] = tws
-                        logger.info("layer %s: window size %d has the lowest EDP", layer.name, tws)
+                        logger.info("layer %s: window size %d minimises the %s objective", layer.name, tws,
+                                    system.mapper)
                     mapper = layer_mapper(system, table, layer)
                     out_spikes, schedule = array.run_layer(layer, layer_input, tws, geometry, mapper=mapper)
                 levels = count_levels(system, schedule.traffic, schedule.segments)

@@ -164,3 +164,36 @@ def test_monotone_window_search_glb_sweep(repo_root):
     for smaller, larger in zip(tables, tables[1:]):
         assert (larger["dram_bytes"].to_numpy() <= smaller["dram_bytes"].to_numpy()).all()
         assert (larger["stall_cycles"].to_numpy() <= smaller["stall_cycles"].to_numpy()).all()
+
+
+def test_streamed_weights_kept_in_lbuf_cross_dram_once_per_block(default_config):
+    # 100 bytes hold no group's 864 bytes of weights, so they stream from DRAM; the LBUF holds
+    # a group's weights, so each of the 6 blocks fetches 4 x 864 bytes once: 20,736 bytes.
+    weight_bytes, stats = conv2_weight_bytes(default_config, glb_spikes=1920, glb_weights=100)
+    assert stats["glb_weight_bytes"] == 0
+    assert weight_bytes == 20736
+
+
+def test_layer_weights_of_odd_width_sum_exactly(default_config):
+    # fc (2304 -> 10) with 9-bit weights, one window per block: kernels load block by block,
+    # and the total is the layer's 10 x 9 bits per active input, rounded up once.
+    config = load_config(default_config)
+    layer = config.workload.model.load(config.base_dir).layers[3]
+    spikes = random_input(layer, 0.01, seed=3)
+    geometry = BufferGeometry(glb_spikes=1440, glb_weights=10**6, glb_vmem=10**6, lbuf_spikes=10**5,
+                              lbuf_weights=10**5, weight_bits=9, membrane_bits=16)
+    _, schedule = spikex.run_layer(layer, spikes, 5, ArrayShape(8, 8), "temporal", geometry)
+    active_inputs = int(spikes.any(axis=0).sum())
+    assert schedule.stats["block_windows"] == 1
+    assert int(schedule.traffic[:, KEY_INDEX[("dram", "glb", "weights")]].sum()) == -(-10 * active_inputs * 9 // 8)
+
+
+def test_unfittable_pin_is_a_config_error(default_config):
+    from spikex_sim.errors import ConfigError
+
+    config = load_config(default_config, ["system.glb.size=2KB", "system.glb.pin=[spikes]"])
+    model = config.workload.model.load(config.base_dir)
+    table = config.energy.load(config.base_dir)
+    layer = model.layers[0]
+    with pytest.raises(ConfigError, match="no mapping of layer conv1 fits the GLB"):
+        layer_cost(config.system, table, layer, random_input(layer, 0.05, 0), 5, buffer_geometry(config.system, 8, 16))

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from spikex_sim.dataflow.activity import LayerActivity
+from spikex_sim.errors import ConfigError
 from spikex_sim.dataflow.schedule import (
     KEY_INDEX, TRAFFIC_KEYS, WRITE_BACK_KEYS, ArrayShape, BufferGeometry, LayerSchedule, PassTable,
     bits_to_bytes, pass_compute_cycles,
@@ -139,6 +140,10 @@ def build_schedule(layer: Layer, activity: LayerActivity, out_spikes: np.ndarray
         schedule = _schedule_blocks(*context, Mapping(size, inputs, weights, membranes))
         if schedule.stats["glb_weight_bytes"] <= geometry.glb_weights:
             scored.append((schedule, mapper.cost(schedule)))
+    if not scored:
+        raise ConfigError(f"no mapping of layer {layer.name} fits the GLB with the data types pinned there "
+                          f"({', '.join(sorted(geometry.glb_pinned))}); enlarge the GLB or unpin one",
+                          key="system.glb.pin")
     if mapper.collected is not None:
         mapper.collected.extend(scored)
     return select_mapping(scored, geometry, mapper.objective)
@@ -227,6 +232,7 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
     # With the whole layer's weights resident, the kernels of an input channel (one contiguous
     # piece for all output channels) load once, with the first time block that needs them.
     loaded = np.zeros(layer.in_channels, dtype=bool)
+    billed_weight_bytes = 0
     vmem_spills = mapping.membranes == "spill"
     first_window, last_window = _neuron_window_bounds(activity)
     out_window_tags = _output_window_tags(out_spikes, tws, windows, array.rows)  # [groups, NW]
@@ -271,7 +277,10 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
                 if group == 0:
                     new_channels = int((block_channel_mask & ~loaded).sum())
                     loaded |= block_channel_mask
-                    head[dram_weights] += bits_to_bytes(out_channels * new_channels * layer.taps * weight_bits)
+                    # Bytes are billed on the running bit total, so the layer's sum is exact.
+                    total_bytes = bits_to_bytes(out_channels * int(loaded.sum()) * layer.taps * weight_bits)
+                    head[dram_weights] += total_bytes - billed_weight_bytes
+                    billed_weight_bytes = total_bytes
                     head[SEGMENT_OFFSET + dram_weights] += new_channels
             elif mapping.weights == "block":
                 head[dram_weights] += group_weight_bytes
@@ -336,7 +345,9 @@ def _group_steps(passes: dict, block_key: tuple, table: PassTable, rows_used: in
     segments = np.zeros_like(traffic)  # contiguous DRAM pieces behind each DRAM transfer
     # Weights are stored channel-major, so the kernels of one input channel for a group of
     # rows are one contiguous piece; each column's receptive field is one piece.
-    if mapping.weights == "stream":
+    streamed = mapping.weights == "stream"
+    if streamed and not lbuf_resident:
+        # Every pass fetches its weights from DRAM through the GLB into the LBUF.
         traffic[:, KEY_INDEX[("dram", "glb", "weights")]] = traffic[:, KEY_INDEX[("lbuf", "pe", "weights")]]
         segments[:, KEY_INDEX[("dram", "glb", "weights")]] = table.stream_len // taps
     if mapping.inputs == "stream":
@@ -351,6 +362,10 @@ def _group_steps(passes: dict, block_key: tuple, table: PassTable, rows_used: in
     block_traffic = np.add.reduceat(np.hstack([traffic, segments]), starts, axis=0)
     if lbuf_resident:
         block_traffic[0, KEY_INDEX[("glb", "lbuf", "weights")]] += group_weight_bytes
+        if streamed:
+            # The LBUF keeps the group's weights for the block, so DRAM sends them once.
+            block_traffic[0, KEY_INDEX[("dram", "glb", "weights")]] += group_weight_bytes
+            block_traffic[0, SEGMENT_OFFSET + KEY_INDEX[("dram", "glb", "weights")]] += table.block_channels
     counts = {
         "pe.accumulate": int(rows_used * table.input_spikes.sum()),
         "pe.weight_register": int((rows_used * table.cols_used * table.stream_len).sum()),
@@ -420,10 +435,11 @@ def _spread_block_transfers(combined: np.ndarray, block_lengths: list[int], head
                             tails: list[np.ndarray]) -> None:
     """Place block-level DRAM transfers in the steps that overlap them, in place.
 
-    Block i's loads spread evenly over the steps of block i-1, and its write-backs over the
-    steps of block i+1 (one row later, once block i's compute has ended), as a GLB double
-    buffer at block granularity does. The first block's loads go into its own first step,
-    and the last block's write-backs into the last drain step.
+    `heads` and `tails` hold one entry per time block and row group, in schedule order. Entry
+    i's loads spread evenly over the steps of entry i-1 (for a block's first row group, the
+    last row group of the previous block), and its write-backs over the steps of entry i+1
+    (one row later, once entry i's compute has ended). The first entry's loads go into its
+    own first step, and the last entry's write-backs into the last drain step.
     """
     starts = np.concatenate([[0], np.cumsum(block_lengths)]).astype(int)
     last_row = combined.shape[0] - 1

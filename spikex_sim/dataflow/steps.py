@@ -154,9 +154,9 @@ def select_mapping(scored: list[tuple[LayerSchedule, MappingCost]], geometry: Bu
     """Pick one of the candidate schedules that fit the GLB, for `objective`.
 
     edp, energy and latency take the smallest value. Every candidate that fits a GLB also
-    fits a larger one, so growing the GLB never raises the latency. Energy and EDP can grow,
-    because a larger SRAM costs more per access, and DRAM bytes and stall cycles may trade
-    against each other.
+    fits a larger one, so for a given window size growing the GLB never raises the latency.
+    Energy and EDP can grow, because a larger SRAM costs more per access, and DRAM bytes and
+    stall cycles may trade against each other.
 
     monotone walks the candidates in the order in which a growing GLB admits them (by the
     fraction of a share they fill). It moves to a candidate only if that one moves no more

@@ -66,7 +66,7 @@ class Mapper:
 
 @dataclass(frozen=True)
 class Mapping:
-    """How one layer uses the GLB.
+    """A layer's use of the GLB: time blocks, and what stays resident.
 
     `block_windows`: windows per time block. `inputs`: "resident" loads each active input
     window of a block into the GLB once, and "stream" refetches each pass's receptive fields
@@ -344,7 +344,7 @@ def _group_steps(passes: dict, block_key: tuple, table: PassTable, rows_used: in
     traffic = on_chip.copy()
     segments = np.zeros_like(traffic)  # contiguous DRAM pieces behind each DRAM transfer
     # Weights are stored channel-major, so the kernels of one input channel for a group of
-    # rows are one contiguous piece; each column's receptive field is one piece.
+    # rows are one contiguous piece. Each column's receptive field is one piece too.
     streamed = mapping.weights == "stream"
     if streamed and not lbuf_resident:
         # Every pass fetches its weights from DRAM through the GLB into the LBUF.

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from spikex_sim.config import load_config
+from spikex_sim.dataflow.steps import objective_value
 from spikex_sim.evaluate import dram_bytes, layer_cost
 from spikex_sim.memory import buffer_geometry
 
@@ -29,17 +30,6 @@ RATES = (0.005, 0.02, 0.05, 0.2)
 WINDOW_SIZES = (1, 2, 3, 5, 10)
 DEFAULT_ROWS = ("spikex:monotone:glb", "spikex:monotone:lbuf", "spikex:latency:glb", "spikex:edp:glb",
                 "dense:edp:glb", "dense:edp:lbuf")
-
-
-def objective_value(mapper: str, cost) -> float | None:
-    """Return the value the mapper minimises, or None for the monotone walk."""
-    if mapper == "edp":
-        return cost.energy_pj * cost.latency_cycles
-    if mapper == "energy":
-        return cost.energy_pj
-    if mapper == "latency":
-        return float(cost.latency_cycles)
-    return None
 
 
 def sweep(array: str, mapper: str, buffer: str) -> dict[str, int]:
@@ -64,7 +54,8 @@ def sweep(array: str, mapper: str, buffer: str) -> dict[str, int]:
                     geometry = buffer_geometry(system, int(system.array.weight_bits), layer.neuron.membrane_bits)
                     cost = layer_cost(system, table, layer, spikes, tws, geometry)
                     stall = cost.latency_cycles - int(cost.schedule.compute_cycles.sum())
-                    current = (dram_bytes(cost.schedule), stall, objective_value(mapper, cost))
+                    objective = None if mapper == "monotone" else objective_value(mapper, cost)
+                    current = (dram_bytes(cost.schedule), stall, objective)
                     if previous is not None:
                         counts["steps"] += 1
                         counts["dram_bytes"] += current[0] > previous[0]

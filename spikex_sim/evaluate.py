@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from spikex_sim.dataflow.schedule import TRAFFIC_KEYS, BufferGeometry, LayerSchedule
-from spikex_sim.dataflow.steps import Mapper, MappingCost, select_mapping
+from spikex_sim.dataflow.steps import Mapper, MappingCost, objective_value, select_mapping
 from spikex_sim.energy import ActionEnergyTable
 from spikex_sim.kernel import analytic_latency
 from spikex_sim.memory import SRAM_LEVELS, LevelCounts, count_levels
@@ -99,10 +99,10 @@ def search_tws(system: System, table: ActionEnergyTable, layer: Layer, layer_inp
     The objective is `system.mapper` (EDP for `monotone`, which searches with `walk_tws`
     instead); ties go to the smaller size.
     """
+    objective = "edp" if system.mapper == "monotone" else system.mapper
     best_size, best_value = None, None
     for size in system.array.tws_candidates(timesteps):
-        cost = layer_cost(system, table, layer, layer_input, size, geometry)
-        value = {"energy": cost.energy_pj, "latency": cost.latency_cycles}.get(system.mapper, cost.edp_js)
+        value = objective_value(objective, layer_cost(system, table, layer, layer_input, size, geometry))
         if best_value is None or value < best_value:
             best_size, best_value = size, value
     return best_size
@@ -112,7 +112,7 @@ def walk_tws(system: System, table: ActionEnergyTable, layer: Layer, layer_input
              geometry: BufferGeometry, timesteps: int) -> tuple[int, np.ndarray, LayerSchedule]:
     """Return (window size, output spikes, schedule) of the monotone walk over every window size.
 
-    The walk sees the candidate mappings of all window sizes at once, so a larger GLB still
+    The walk considers the candidate mappings of all window sizes at once, so a larger GLB still
     never raises DRAM bytes or stall cycles when the window size is searched too.
     """
     collected: list = []

@@ -164,13 +164,9 @@ def select_mapping(scored: list[tuple[LayerSchedule, MappingCost]], geometry: Bu
     or in latency. A larger GLB only extends the walk, so neither DRAM bytes nor stall cycles
     grow with it. The price: a buffer is used only where it helps both.
     """
-    def scalar(cost: MappingCost) -> float:
-        return {"edp": cost.energy_pj * cost.latency_cycles, "energy": cost.energy_pj,
-                "latency": cost.latency_cycles}[objective]
-
     fractions = [_glb_fraction(schedule, geometry) for schedule, _ in scored]
     if objective != "monotone":
-        best = min(range(len(scored)), key=lambda index: (scalar(scored[index][1]), scored[index][1].dram_bytes,
+        best = min(range(len(scored)), key=lambda index: (objective_value(objective, scored[index][1]), scored[index][1].dram_bytes,
                                                            scored[index][1].stall_cycles, fractions[index], index))
         return scored[best][0]
     order = sorted(range(len(scored)), key=lambda index: (fractions[index], _walk_key(scored[index][1]), index))
@@ -181,6 +177,17 @@ def select_mapping(scored: list[tuple[LayerSchedule, MappingCost]], geometry: Bu
                 and _walk_key(candidate) < _walk_key(current)):
             best = index
     return scored[best][0]
+
+
+def objective_value(objective: str, cost) -> float:
+    """Return the value a scalar objective minimises for a cost with `energy_pj` and `latency_cycles`."""
+    if objective == "edp":
+        return cost.energy_pj * cost.latency_cycles
+    if objective == "energy":
+        return cost.energy_pj
+    if objective == "latency":
+        return float(cost.latency_cycles)
+    raise ValueError(f"objective {objective!r} has no scalar value; use one of edp, energy, latency")
 
 
 def _walk_key(cost: MappingCost) -> tuple[int, int, int]:
@@ -222,7 +229,6 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
     out_channels = layer.out_channels
     groups = -(-out_channels // array.rows)
     weight_bits = geometry.weight_bits
-    vmem_bytes = bits_to_bytes(geometry.membrane_bits)
 
     input_window_bytes = bits_to_bytes(int(np.prod(layer.in_shape)) * tws)
     layer_channels = _layer_channels(layer, activity, tailoring)
@@ -316,7 +322,7 @@ def _schedule_blocks(layer: Layer, activity: LayerActivity, out_spikes: np.ndarr
         "block_windows": block_size,
         "glb_spike_bytes": block_size * input_window_bytes if input_resident else 0,
         "glb_weight_bytes": glb_weight_bytes,
-        "glb_vmem_bytes": 0 if vmem_spills else out_channels * positions * vmem_bytes,
+        "glb_vmem_bytes": 0 if vmem_spills else _membrane_bytes(layer, activity, geometry),
         "mapped_pe_cycles": mapped_pe_cycles,
         "input_resident_glb": input_resident,
         "weights_resident_glb": weights_resident_layer,

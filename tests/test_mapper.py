@@ -166,7 +166,7 @@ def test_monotone_window_search_glb_sweep(repo_root):
         assert (larger["stall_cycles"].to_numpy() <= smaller["stall_cycles"].to_numpy()).all()
 
 
-def test_streamed_weights_kept_in_lbuf_cross_dram_once_per_block(default_config):
+def test_lbuf_kept_streamed_weights_once(default_config):
     # 100 bytes hold no group's 864 bytes of weights, so they stream from DRAM; the LBUF holds
     # a group's weights, so each of the 6 blocks fetches 4 x 864 bytes once: 20,736 bytes.
     weight_bytes, stats = conv2_weight_bytes(default_config, glb_spikes=1920, glb_weights=100)
